@@ -1,0 +1,222 @@
+"""Scans, findings and their history, and the score snapshots the trend charts read.
+
+Rows grow with changes, not with scans times resources: a `Finding` holds the current state of one
+resource under one check, a `FindingEvent` each change of it, and `ScoreSnapshot` / `CheckCount` one
+row per scan and account (and area or check), written once when the scan ends.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+
+from posture.checks.base import Area, Severity, Status
+
+
+class Scan(models.Model):
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule", "Schedule"
+        MANUAL = "manual", "Started in the dashboard"
+        CLI = "cli", "Command line"
+        DEMO = "demo", "Demo"
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        COMPLETED = "completed", "Completed"
+        PARTIAL = "partial", "Partial"
+        FAILED = "failed", "Failed"
+
+    FINAL_STATES = (State.COMPLETED, State.PARTIAL, State.FAILED)
+
+    trigger = models.CharField(max_length=20, choices=Trigger.choices)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.QUEUED)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    ruleset_version = models.CharField(max_length=40)
+    # Effective thresholds per check id at the time the scan was created.
+    thresholds = models.JSONField(default=dict)
+    # The time the scan stands for. Equal to created_at, except in the demo, which dates its scans
+    # in the past so its chart reads like weeks of use (and `note` says so).
+    scanned_at = models.DateTimeField(db_index=True)
+    note = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-scanned_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Scan {self.pk} ({self.get_state_display()})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("posture:scan-detail", args=[self.pk])
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in self.FINAL_STATES
+
+
+class AccountScan(models.Model):
+    """One account within a scan: claimed by exactly one task run, with its own state and errors."""
+
+    State = Scan.State
+
+    scan = models.ForeignKey(Scan, on_delete=models.CASCADE, related_name="account_scans")
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="scans")
+    state = models.CharField(max_length=20, choices=State.choices, default=State.QUEUED)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    regions = models.JSONField(default=list)
+    regions_done = models.PositiveIntegerField(default=0)
+    checks_done = models.PositiveIntegerField(default=0)
+    # A failure of the whole account (AssumeRole refused, regions not listable): code and message.
+    error_code = models.CharField(max_length=100, blank=True)
+    error_message = models.TextField(blank=True)
+    # Reads that failed within the account: [{"region", "key", "operation", "code", "message"}].
+    errors = models.JSONField(default=list)
+    # Results per status, for the scan page.
+    counts = models.JSONField(default=dict)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["scan", "account"], name="account_scan_unique"),
+        ]
+        indexes = [models.Index(fields=["state", "started_at"])]
+        ordering = ["account__name"]
+
+    def __str__(self) -> str:
+        return f"{self.account} in scan {self.scan_id}"
+
+
+class Finding(models.Model):
+    """The current state of one resource under one check.
+
+    Identity is (account, region, check id, resource id), the same whether the result passes or
+    fails, so history and triage carry across scans.
+    """
+
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="findings")
+    region = models.CharField(max_length=30)
+    check_id = models.CharField(max_length=80)
+    resource_id = models.CharField(max_length=512)
+    resource_type = models.CharField(max_length=60)
+    # Copied from the check's metadata so filters and counts need no join with the registry.
+    area = models.CharField(max_length=30, choices=Area.choices)
+    severity = models.CharField(max_length=10, choices=Severity.choices)
+    status = models.CharField(max_length=20, choices=Status.choices)
+    reason = models.TextField()
+    evidence = models.JSONField(default=dict)
+    thresholds = models.JSONField(default=dict)
+    first_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    status_changed_at = models.DateTimeField()
+    last_scan = models.ForeignKey(Scan, on_delete=models.SET_NULL, null=True, related_name="+")
+    # False once a scan of the account no longer lists the resource (deleted or out of scope).
+    is_current = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "region", "check_id", "resource_id"], name="finding_identity"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["is_current", "status", "severity"]),
+            models.Index(fields=["status", "severity"]),
+            models.Index(fields=["check_id", "status"]),
+            models.Index(fields=["area", "status"]),
+            models.Index(fields=["account", "status"]),
+        ]
+        ordering = ["-status_changed_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.check_id} {self.resource_id} ({self.status})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("posture:finding-detail", args=[self.pk])
+
+
+class FindingEvent(models.Model):
+    class Kind(models.TextChoices):
+        OPENED = "opened", "Opened"
+        RESOLVED = "resolved", "Resolved"
+        REOPENED = "reopened", "Reopened"
+        STATUS_CHANGED = "status_changed", "Status changed"
+        GONE = "gone", "No longer listed"
+
+    finding = models.ForeignKey(Finding, on_delete=models.CASCADE, related_name="events")
+    scan = models.ForeignKey(Scan, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    old_status = models.CharField(max_length=20, choices=Status.choices, blank=True)
+    new_status = models.CharField(max_length=20, choices=Status.choices, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    comment = models.TextField(blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["scan", "kind"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.finding_id} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class ScoreSnapshot(models.Model):
+    """The score of one account in one area at the end of one scan. Written once, never recomputed.
+
+    `numerator / denominator` is the headline score (a FAIL under a valid exception counts as
+    passed); `raw_numerator / denominator` is the raw score. Both are weighted sums over the checks
+    that decided something (see posture/scoring.py).
+    """
+
+    scan = models.ForeignKey(Scan, on_delete=models.CASCADE, related_name="snapshots")
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="snapshots")
+    area = models.CharField(max_length=30, choices=Area.choices)
+    scanned_at = models.DateTimeField()
+    ruleset_version = models.CharField(max_length=40)
+    numerator = models.FloatField()
+    raw_numerator = models.FloatField()
+    denominator = models.FloatField()
+    results_expected = models.PositiveIntegerField()
+    results_decided = models.PositiveIntegerField()
+    passed = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    unknown = models.PositiveIntegerField(default=0)
+    not_applicable = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["scan", "account", "area"], name="snapshot_unique"),
+        ]
+        indexes = [models.Index(fields=["scanned_at", "area"])]
+        ordering = ["scanned_at", "area"]
+
+    def __str__(self) -> str:
+        return f"{self.area} of {self.account_id} in scan {self.scan_id}"
+
+
+class CheckCount(models.Model):
+    """Resources per status of one check in one account at the end of one scan."""
+
+    scan = models.ForeignKey(Scan, on_delete=models.CASCADE, related_name="check_counts")
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+")
+    check_id = models.CharField(max_length=80)
+    passed = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    unknown = models.PositiveIntegerField(default=0)
+    not_applicable = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["scan", "account", "check_id"], name="check_count_unique"),
+        ]
+        indexes = [models.Index(fields=["check_id", "scan"])]
+
+    def __str__(self) -> str:
+        return f"{self.check_id} of {self.account_id} in scan {self.scan_id}"

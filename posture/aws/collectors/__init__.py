@@ -4,8 +4,8 @@ A collector is a function `collect(clients, inventory, *, account_id)` registere
 `@collector(...)`. It pages through every list call and stores what the checks need in the inventory
 under dotted keys. Values are the AWS API's own response items (plain dicts with the API's field
 names), sometimes enriched with the answer of a per-resource call under an added key; a per-resource
-call that failed is stored there as a `ReadError`. The keys and their shapes are listed in
-`docs/architecture.md` ("Inventory keys").
+call that failed is stored there as a `ReadError`. Each collector module's docstring lists the
+keys it writes and their shapes.
 
 Phases:
 - `global`: account-wide services (IAM, the S3 bucket list), once per account, region "global";

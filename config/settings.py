@@ -43,6 +43,8 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "accounts",
     "posture",
+    # The demo's simulated AWS accounts; its command needs the development requirements (moto).
+    "sandbox",
 ]
 
 MIDDLEWARE = [
@@ -153,8 +155,7 @@ SCAN_SOFT_TIME_LIMIT = env_int("SCAN_SOFT_TIME_LIMIT", 1500, minimum=10)
 SCAN_TIME_LIMIT = env_int("SCAN_TIME_LIMIT", 1800, minimum=20)
 if SCAN_TIME_LIMIT <= SCAN_SOFT_TIME_LIMIT:
     raise ImproperlyConfigured(
-        f"SCAN_TIME_LIMIT={SCAN_TIME_LIMIT} must be greater than SCAN_SOFT_TIME_LIMIT="
-        f"{SCAN_SOFT_TIME_LIMIT}."
+        f"SCAN_TIME_LIMIT={SCAN_TIME_LIMIT} must be greater than SCAN_SOFT_TIME_LIMIT={SCAN_SOFT_TIME_LIMIT}."
     )
 SCAN_STUCK_AFTER = env_int("SCAN_STUCK_AFTER", SCAN_TIME_LIMIT + 300, minimum=SCAN_TIME_LIMIT)
 SCAN_REGION_WORKERS = env_int("SCAN_REGION_WORKERS", 4, minimum=1, maximum=32)
@@ -182,7 +183,10 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))},
+    "root": {
+        "handlers": ["console"],
+        "level": env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+    },
     "loggers": {
         "botocore": {"level": "WARNING"},
         "boto3": {"level": "WARNING"},

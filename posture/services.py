@@ -116,9 +116,7 @@ def account_scan_run(*, account_scan_id: int) -> None:
             on_region_done=on_region_done,
         )
     except engine.AccountUnreachable as exc:
-        logger.warning(
-            "Scan %s: account %s unreachable: %s", scan.pk, account.account_id, exc.error.code
-        )
+        logger.warning("Scan %s: account %s unreachable: %s", scan.pk, account.account_id, exc.error.code)
         _account_scan_fail(account_scan_id, code=exc.error.code, message=exc.error.message)
     except SoftTimeLimitExceeded:
         logger.warning("Scan %s: account %s hit the time limit", scan.pk, account.account_id)

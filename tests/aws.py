@@ -121,7 +121,8 @@ class AwsFakes:
 
     Only the faked operation is replaced; every other call on the same client still reaches moto.
     A handler receives the request parameters and returns the parsed response dict (use
-    `error_response` to make the client raise the modeled ClientError).
+    `error_response` to make the client raise the modeled ClientError), or None to let the call
+    through to moto.
     """
 
     def __init__(self) -> None:
@@ -150,6 +151,8 @@ class AwsFakes:
             request = stash.get(model.name, {})
             self.calls.append((service_name, model.name, request))
             parsed = handler(request)
+            if parsed is None:  # the handler lets this call through to moto
+                return None
             status = parsed.get("ResponseMetadata", {}).get("HTTPStatusCode", 200)
             return AWSResponse("https://fake.invalid", status, {}, None), parsed
 

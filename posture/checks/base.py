@@ -157,40 +157,111 @@ class CheckContext:
             )
         )
 
-    def passed(self, *, region: str, resource_id: str, reason: str, evidence: dict | None = None,
-               resource_type: str | None = None) -> None:
-        self._record(Status.PASS, region=region, resource_id=resource_id, reason=reason,
-                     evidence=evidence, resource_type=resource_type)
+    def passed(
+        self,
+        *,
+        region: str,
+        resource_id: str,
+        reason: str,
+        evidence: dict | None = None,
+        resource_type: str | None = None,
+    ) -> None:
+        self._record(
+            Status.PASS,
+            region=region,
+            resource_id=resource_id,
+            reason=reason,
+            evidence=evidence,
+            resource_type=resource_type,
+        )
 
-    def failed(self, *, region: str, resource_id: str, reason: str, evidence: dict | None = None,
-               resource_type: str | None = None) -> None:
-        self._record(Status.FAIL, region=region, resource_id=resource_id, reason=reason,
-                     evidence=evidence, resource_type=resource_type)
+    def failed(
+        self,
+        *,
+        region: str,
+        resource_id: str,
+        reason: str,
+        evidence: dict | None = None,
+        resource_type: str | None = None,
+    ) -> None:
+        self._record(
+            Status.FAIL,
+            region=region,
+            resource_id=resource_id,
+            reason=reason,
+            evidence=evidence,
+            resource_type=resource_type,
+        )
 
-    def unknown(self, *, region: str, resource_id: str, error: ReadError | str,
-                evidence: dict | None = None, resource_type: str | None = None) -> None:
+    def unknown(
+        self,
+        *,
+        region: str,
+        resource_id: str,
+        error: ReadError | str,
+        evidence: dict | None = None,
+        resource_type: str | None = None,
+    ) -> None:
         if isinstance(error, ReadError):
             reason = error.describe()
             evidence = {**(evidence or {}), "error": error.as_dict()}
         else:
             reason = error
-        self._record(Status.UNKNOWN, region=region, resource_id=resource_id, reason=reason,
-                     evidence=evidence, resource_type=resource_type)
+        self._record(
+            Status.UNKNOWN,
+            region=region,
+            resource_id=resource_id,
+            reason=reason,
+            evidence=evidence,
+            resource_type=resource_type,
+        )
 
-    def not_applicable(self, *, region: str, resource_id: str, reason: str,
-                       evidence: dict | None = None, resource_type: str | None = None) -> None:
-        self._record(Status.NOT_APPLICABLE, region=region, resource_id=resource_id, reason=reason,
-                     evidence=evidence, resource_type=resource_type)
+    def not_applicable(
+        self,
+        *,
+        region: str,
+        resource_id: str,
+        reason: str,
+        evidence: dict | None = None,
+        resource_type: str | None = None,
+    ) -> None:
+        self._record(
+            Status.NOT_APPLICABLE,
+            region=region,
+            resource_id=resource_id,
+            reason=reason,
+            evidence=evidence,
+            resource_type=resource_type,
+        )
 
-    def judge(self, ok: bool, *, region: str, resource_id: str, pass_reason: str, fail_reason: str,
-              evidence: dict | None = None, resource_type: str | None = None) -> None:
+    def judge(
+        self,
+        ok: bool,
+        *,
+        region: str,
+        resource_id: str,
+        pass_reason: str,
+        fail_reason: str,
+        evidence: dict | None = None,
+        resource_type: str | None = None,
+    ) -> None:
         """Record PASS or FAIL depending on `ok`."""
         if ok:
-            self.passed(region=region, resource_id=resource_id, reason=pass_reason,
-                        evidence=evidence, resource_type=resource_type)
+            self.passed(
+                region=region,
+                resource_id=resource_id,
+                reason=pass_reason,
+                evidence=evidence,
+                resource_type=resource_type,
+            )
         else:
-            self.failed(region=region, resource_id=resource_id, reason=fail_reason,
-                        evidence=evidence, resource_type=resource_type)
+            self.failed(
+                region=region,
+                resource_id=resource_id,
+                reason=fail_reason,
+                evidence=evidence,
+                resource_type=resource_type,
+            )
 
     # Reading data.
     def regions(self, *keys: str) -> Iterator[tuple[str, Inventory]]:
@@ -210,8 +281,9 @@ class CheckContext:
             yield region, inventory
 
     def region_unknown(self, region: str, error: ReadError) -> None:
-        self.unknown(region=region, resource_id=self.region_resource_id(region), error=error,
-                     resource_type="region")
+        self.unknown(
+            region=region, resource_id=self.region_resource_id(region), error=error, resource_type="region"
+        )
 
     def region_resource_id(self, region: str) -> str:
         """Identity of an account-and-region level result (an ARN-like stable string)."""

@@ -74,9 +74,7 @@ def _deduplicate(results: list[Result]) -> list[Result]:
     return sorted(best.values(), key=lambda r: (r.region, r.resource_id))
 
 
-def run_checks(
-    data: AccountData, *, thresholds: dict[str, dict[str, Any]], now: dt.datetime
-) -> list[Result]:
+def run_checks(data: AccountData, *, thresholds: dict[str, dict[str, Any]], now: dt.datetime) -> list[Result]:
     results: list[Result] = []
     for check_id, definition in registry().items():
         effective = {**definition.default_thresholds(), **thresholds.get(check_id, {})}

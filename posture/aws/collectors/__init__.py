@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Literal
 
@@ -97,14 +97,17 @@ def collect_account(
 
     inventories = {region: Inventory(region=region) for region in regions}
 
-    def collect_region(region: str) -> None:
+    def collect_region(region: str) -> str:
         for c in collectors("regional"):
             _run(c, clients, inventories[region], account_id=account_id)
-        if on_region_done:
-            on_region_done(region)
+        return region
 
+    # Progress is reported from the calling thread, so the callback may use its database connection.
     with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="collect") as pool:
-        list(pool.map(collect_region, regions))
+        for future in as_completed([pool.submit(collect_region, r) for r in regions]):
+            region = future.result()
+            if on_region_done:
+                on_region_done(region)
 
     data = AccountData(
         account_id=account_id, partition=partition, global_=global_inventory, regions=inventories

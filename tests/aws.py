@@ -23,6 +23,7 @@ import boto3
 import botocore.session
 import pytest
 from botocore.awsrequest import AWSResponse
+from django.conf import settings as django_settings
 from django.utils import timezone
 from moto import mock_aws
 
@@ -46,7 +47,9 @@ class _AwsAccount:
         return assume_role_session(role_arn=role_arn(account_id), external_id="test-external-id")
 
     def client(self, account_id: str, service: str, region: str = DEFAULT_REGION):
-        return self.session(account_id).client(service, region_name=region)
+        # With AWS_ENDPOINT_URL set the tests talk to a moto server on 127.0.0.1; otherwise in-process.
+        endpoint = django_settings.AWS_ENDPOINT_URL or None
+        return self.session(account_id).client(service, region_name=region, endpoint_url=endpoint)
 
 
 aws_account = _AwsAccount()

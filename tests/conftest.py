@@ -67,6 +67,21 @@ def pytest_configure(config) -> None:
     socket.getaddrinfo = _guarded_getaddrinfo
 
 
+@pytest.fixture(autouse=True)
+def _celery_eager(request):
+    """Run tasks in-process, except in tests marked integration, which use a real worker."""
+    from config.celery import app
+
+    if request.node.get_closest_marker("integration"):
+        yield
+        return
+    previous = (app.conf.task_always_eager, app.conf.task_eager_propagates)
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    yield
+    app.conf.task_always_eager, app.conf.task_eager_propagates = previous
+
+
 @pytest.fixture
 def aws_fakes():
     """Replace single AWS operations on every client the scanner creates (see tests/aws.py)."""

@@ -1,0 +1,424 @@
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from html.parser import HTMLParser
+
+import pytest
+from django.contrib.staticfiles import finders
+from django.urls import reverse
+from django.utils import timezone
+
+from posture.checks.base import Area, Status
+from posture.models import AccountScan, Finding, Scan
+from tests.factories import (
+    AccountFactory,
+    AccountScanFactory,
+    FindingEventFactory,
+    FindingFactory,
+    ScanFactory,
+    UserFactory,
+    finished_scan,
+    install_fake_checks,
+    result,
+)
+
+pytestmark = pytest.mark.django_db
+
+CHECK_IDS = (
+    "fake_monitoring_trail",
+    "fake_monitoring_alarm",
+    "fake_authentication_mfa",
+    "fake_configuration_encryption",
+    "fake_inactive_keys",
+    "fake_access_ports",
+)
+# Enough rows that a query per row would break the query limits below.
+MANY_ACCOUNTS = 10
+# The overview needs 11 queries, and a query per row would exceed this by far.
+MAX_QUERIES = 12
+
+
+@pytest.fixture(autouse=True)
+def fake_checks(monkeypatch):
+    return install_fake_checks(monkeypatch)
+
+
+@pytest.fixture
+def viewer(client):
+    user = UserFactory(roles=["viewer"])
+    client.force_login(user)
+    return user
+
+
+def account_results(index: int) -> list:
+    """Five or six results per account, every other one failing."""
+    return [
+        result(check_id, Status.FAIL if (index + n) % 2 else Status.PASS)
+        for n, check_id in enumerate(CHECK_IDS)
+    ]
+
+
+@pytest.fixture
+def scanned():
+    """One finished scan of one account with a failing finding, and its events."""
+    account = AccountFactory(name="prod")
+    scan = finished_scan({account: account_results(0)})
+    finding = Finding.objects.get(account=account, check_id="fake_monitoring_alarm")
+    return scan, finding
+
+
+def page_urls(scan: Scan, finding: Finding) -> list[str]:
+    return [
+        reverse("posture:overview"),
+        reverse("posture:finding-list"),
+        reverse("posture:finding-detail", args=[finding.pk]),
+        reverse("posture:scan-list"),
+        reverse("posture:scan-detail", args=[scan.pk]),
+    ]
+
+
+class ScriptCollector(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.scripts: list[dict[str, str | None]] = []
+
+    def handle_starttag(self, tag, attrs) -> None:
+        if tag == "script":
+            self.scripts.append(dict(attrs))
+
+
+def scripts_of(html: str) -> list[dict[str, str | None]]:
+    parser = ScriptCollector()
+    parser.feed(html)
+    return parser.scripts
+
+
+def trend_figure(html: str) -> dict:
+    match = re.search(r'<script id="trend-data" type="application/json">(.*?)</script>', html, re.S)
+    assert match, "the overview has no trend-data element"
+    return json.loads(match.group(1))
+
+
+# Access.
+def test_pages_redirect_anonymous_to_login(client, scanned):
+    for url in page_urls(*scanned):
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert response.url.startswith(reverse("login")), url
+
+
+def test_pages_reject_user_without_role(client, scanned):
+    client.force_login(UserFactory())
+    for url in page_urls(*scanned):
+        assert client.get(url).status_code == 403, url
+
+
+@pytest.mark.parametrize("role", ["viewer", "analyst", "admin"])
+def test_pages_open_to_each_role(client, scanned, role):
+    client.force_login(UserFactory(roles=[role]))
+    for url in page_urls(*scanned):
+        assert client.get(url).status_code == 200, url
+
+
+def test_pages_open_to_superuser(client, scanned):
+    client.force_login(UserFactory(is_superuser=True))
+    for url in page_urls(*scanned):
+        assert client.get(url).status_code == 200, url
+
+
+def test_pages_reject_post(client, viewer, scanned):
+    for url in page_urls(*scanned):
+        assert client.post(url).status_code == 405, url
+
+
+def test_missing_finding_is_404(client, viewer):
+    assert client.get(reverse("posture:finding-detail", args=[999999])).status_code == 404
+
+
+def test_missing_scan_is_404(client, viewer):
+    assert client.get(reverse("posture:scan-detail", args=[999999])).status_code == 404
+
+
+# Layout.
+def test_layout_nav_and_logout_form(client, viewer):
+    html = client.get(reverse("posture:overview")).content.decode()
+    assert f'href="{reverse("accounts:account-list")}"' in html
+    assert f'href="{reverse("posture:finding-list")}"' in html
+    assert re.search(rf'<form class="logout" method="post" action="{reverse("logout")}"', html)
+
+
+def test_layout_admin_link_only_for_admins(client, viewer):
+    admin_url = reverse("admin:index")
+    assert admin_url not in client.get(reverse("posture:overview")).content.decode()
+    client.force_login(UserFactory(roles=["admin"]))
+    assert admin_url in client.get(reverse("posture:overview")).content.decode()
+
+
+def test_layout_sends_csrf_header_with_htmx(client, viewer):
+    response = client.get(reverse("posture:overview"))
+    html = response.content.decode()
+    match = re.search(r"<body hx-headers='(.*?)'>", html)
+    assert match
+    assert json.loads(match.group(1))["X-CSRFToken"]
+
+
+def test_layout_loads_htmx_from_django_htmx(client, viewer):
+    html = client.get(reverse("posture:overview")).content.decode()
+    sources = [s.get("src") or "" for s in scripts_of(html)]
+    assert any("django_htmx/htmx-2" in src for src in sources)
+
+
+def test_pages_have_no_inline_script(client, viewer, scanned):
+    for url in page_urls(*scanned):
+        for script in scripts_of(client.get(url).content.decode()):
+            assert script.get("src") or script.get("type") == "application/json", (url, script)
+
+
+def test_pages_load_no_remote_script(client, viewer, scanned):
+    for url in page_urls(*scanned):
+        for script in scripts_of(client.get(url).content.decode()):
+            assert not (script.get("src") or "").startswith(("http:", "https:", "//")), (url, script)
+
+
+def test_login_page_renders(client):
+    response = client.get(reverse("login"))
+    assert response.status_code == 200
+    assert b'name="password"' in response.content
+
+
+# Overview.
+def test_overview_empty_state_explains_first_scan(client, viewer):
+    html = client.get(reverse("posture:overview")).content.decode()
+    assert "No scores yet" in html
+    assert "manage.py scan" in html
+    assert 'id="trend-data"' not in html
+
+
+def test_overview_empty_state_shows_running_scan(client, viewer):
+    scan = ScanFactory(state=Scan.State.RUNNING)
+    html = client.get(reverse("posture:overview")).content.decode()
+    assert scan.get_absolute_url() in html
+
+
+def test_overview_chart_one_trace_per_area_and_overall(client, viewer, scanned):
+    figure = trend_figure(client.get(reverse("posture:overview")).content.decode())
+    names = [trace["name"] for trace in figure["data"]]
+    assert names == ["Overall", *[area.label for area in Area]]
+
+
+def test_overview_chart_x_is_scan_time(client, viewer):
+    account = AccountFactory()
+    when = timezone.now() - dt.timedelta(days=3)
+    finished_scan({account: account_results(0)}, scanned_at=when)
+    finished_scan({account: account_results(1)})
+    figure = trend_figure(client.get(reverse("posture:overview")).content.decode())
+    assert len(figure["data"][0]["x"]) == 2
+    assert figure["data"][0]["x"][0] == when.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def test_overview_loads_plotly_from_static(client, viewer, scanned):
+    html = client.get(reverse("posture:overview")).content.decode()
+    assert any((s.get("src") or "").endswith("vendor/plotly.min.js") for s in scripts_of(html))
+    assert finders.find("vendor/plotly.min.js")
+
+
+def test_overview_shows_scan_notes(client, viewer):
+    finished_scan({AccountFactory(): account_results(0)}, note="Demo data: scan dates are simulated.")
+    html = client.get(reverse("posture:overview")).content.decode()
+    assert "Demo data: scan dates are simulated." in html
+
+
+def test_overview_ranks_accounts_worst_first(client, viewer):
+    worse = AccountFactory(name="worse-account")
+    better = AccountFactory(name="better-account")
+    all_pass = [result(check_id) for check_id in CHECK_IDS]
+    finished_scan({worse: account_results(1), better: all_pass})
+    html = client.get(reverse("posture:overview")).content.decode()
+    assert html.index("worse-account") < html.index("better-account")
+
+
+def test_overview_explains_formula_with_weights(client, viewer):
+    html = client.get(reverse("posture:overview")).content.decode()
+    assert "critical 8" in html
+    # Fake checks: authentication has one critical check, so weight 8.
+    assert "Secure authentication 8" in html
+
+
+# Findings.
+def test_finding_list_filters_from_query_string(client, viewer):
+    matching = FindingFactory(check_id="fake_access_ports", area=Area.ACCESS)
+    other = FindingFactory(check_id="fake_monitoring_trail", area=Area.MONITORING)
+    response = client.get(reverse("posture:finding-list"), {"area": Area.ACCESS})
+    assert list(response.context["page"].object_list) == [matching]
+    assert other.get_absolute_url() not in response.content.decode()
+
+
+def test_finding_list_filters_account_by_account_id(client, viewer):
+    matching = FindingFactory()
+    FindingFactory()
+    response = client.get(reverse("posture:finding-list"), {"account": matching.account.account_id})
+    assert list(response.context["page"].object_list) == [matching]
+
+
+def test_finding_list_rows_link_to_finding(client, viewer):
+    finding = FindingFactory()
+    html = client.get(reverse("posture:finding-list")).content.decode()
+    assert f'href="{finding.get_absolute_url()}"' in html
+
+
+def test_finding_list_hides_gone_by_default(client, viewer):
+    FindingFactory(is_current=False)
+    response = client.get(reverse("posture:finding-list"))
+    assert response.context["page"].paginator.count == 0
+    response = client.get(reverse("posture:finding-list"), {"include_gone": "on"})
+    assert response.context["page"].paginator.count == 1
+
+
+def test_finding_list_invalid_filter_reported_and_ignored(client, viewer):
+    FindingFactory()
+    response = client.get(reverse("posture:finding-list"), {"severity": "urgent"})
+    assert response.context["page"].paginator.count == 1
+    assert "The severity filter was ignored" in response.content.decode()
+
+
+def test_finding_list_paginates_keeping_filters(client, viewer):
+    FindingFactory.create_batch(51, status=Status.FAIL)
+    response = client.get(reverse("posture:finding-list"), {"status": "FAIL"})
+    assert len(response.context["page"].object_list) == 50
+    assert "?status=FAIL&amp;page=2" in response.content.decode()
+
+
+def test_finding_list_htmx_renders_table_only(client, viewer):
+    FindingFactory()
+    response = client.get(reverse("posture:finding-list"), headers={"HX-Request": "true"})
+    html = response.content.decode()
+    assert html.lstrip().startswith('<section id="finding-table"')
+    assert "<html" not in html
+
+
+def test_finding_detail_shows_check_and_evidence(client, viewer, scanned):
+    _, finding = scanned
+    finding.evidence = {"alarm_name": "root-login", "enabled": False}
+    finding.save(update_fields=["evidence"])
+    html = client.get(finding.get_absolute_url()).content.decode()
+    assert "Title of fake_monitoring_alarm" in html
+    assert "Rationale of fake_monitoring_alarm." in html
+    assert "Console steps of fake_monitoring_alarm." in html
+    assert "aws fix fake_monitoring_alarm" in html
+    assert "&quot;alarm_name&quot;: &quot;root-login&quot;" in html
+
+
+def test_finding_detail_shows_thresholds_with_unit(client, viewer):
+    finding = FindingFactory(check_id="fake_monitoring_trail", thresholds={"max_age_days": 30})
+    html = client.get(finding.get_absolute_url()).content.decode()
+    assert "max_age_days" in html
+    assert "30 days" in html
+    assert "Oldest allowed log file." in html
+
+
+def test_finding_detail_shows_events(client, viewer):
+    finding = FindingFactory()
+    FindingEventFactory(finding=finding, comment="Opened by the first scan.")
+    html = client.get(finding.get_absolute_url()).content.decode()
+    assert "Opened by the first scan." in html
+
+
+def test_finding_detail_check_missing_from_registry(client, viewer):
+    finding = FindingFactory(check_id="renamed_check")
+    response = client.get(finding.get_absolute_url())
+    assert response.status_code == 200
+    assert "no longer in this version" in response.content.decode()
+
+
+# Scans.
+def test_scan_list_links_each_scan(client, viewer, scanned):
+    scan, _ = scanned
+    html = client.get(reverse("posture:scan-list")).content.decode()
+    assert f'href="{scan.get_absolute_url()}"' in html
+
+
+def test_scan_detail_shows_account_and_read_errors(client, viewer):
+    scan = ScanFactory(state=Scan.State.PARTIAL)
+    AccountScanFactory(
+        scan=scan,
+        state=AccountScan.State.FAILED,
+        error_code="AccessDenied",
+        error_message="Not authorized to perform sts:AssumeRole",
+    )
+    AccountScanFactory(
+        scan=scan,
+        state=AccountScan.State.PARTIAL,
+        errors=[
+            {
+                "region": "eu-west-1",
+                "key": "ec2.volumes",
+                "operation": "DescribeVolumes",
+                "code": "UnauthorizedOperation",
+                "message": "You are not authorized to perform this operation.",
+            }
+        ],
+    )
+    html = client.get(scan.get_absolute_url()).content.decode()
+    assert "AccessDenied" in html
+    assert "Not authorized to perform sts:AssumeRole" in html
+    assert "eu-west-1" in html
+    assert "DescribeVolumes" in html
+    assert "UnauthorizedOperation" in html
+
+
+def test_scan_detail_shows_result_counts(client, viewer, scanned):
+    scan, _ = scanned
+    response = client.get(scan.get_absolute_url())
+    (account_scan,) = response.context["account_scans"]
+    assert account_scan.counts["FAIL"] == 3
+    assert '<td class="num">3</td>' in response.content.decode()
+
+
+def test_scan_detail_polls_while_running(client, viewer):
+    scan = ScanFactory(state=Scan.State.RUNNING)
+    AccountScanFactory(scan=scan, state=AccountScan.State.RUNNING)
+    html = client.get(scan.get_absolute_url()).content.decode()
+    assert 'hx-trigger="every 5s"' in html
+
+
+def test_scan_detail_htmx_poll_stops_when_finished(client, viewer, scanned):
+    scan, _ = scanned
+    response = client.get(scan.get_absolute_url(), headers={"HX-Request": "true"})
+    assert response.status_code == 286
+    assert "hx-trigger" not in response.content.decode()
+
+
+def test_scan_detail_htmx_poll_continues_while_running(client, viewer):
+    scan = ScanFactory(state=Scan.State.RUNNING)
+    response = client.get(scan.get_absolute_url(), headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    assert response.content.decode().lstrip().startswith('<div id="scan-progress"')
+
+
+# Queries do not grow with rows.
+@pytest.fixture
+def many_rows():
+    accounts = [AccountFactory() for _ in range(MANY_ACCOUNTS)]
+    now = timezone.now()
+    finished_scan(
+        {account: account_results(i) for i, account in enumerate(accounts)},
+        scanned_at=now - dt.timedelta(days=8),
+    )
+    scan = finished_scan(
+        {account: account_results(i + 1) for i, account in enumerate(accounts)}, scanned_at=now
+    )
+    assert Finding.objects.count() >= 50
+    return scan, Finding.objects.filter(status=Status.FAIL).first()
+
+
+def test_pages_query_count_fixed(client, viewer, many_rows, django_assert_max_num_queries):
+    for url in page_urls(*many_rows):
+        with django_assert_max_num_queries(MAX_QUERIES):
+            assert client.get(url).status_code == 200, url
+
+
+def test_finding_list_renders_every_row(client, viewer, many_rows):
+    response = client.get(reverse("posture:finding-list"))
+    assert len(response.context["page"].object_list) == 50

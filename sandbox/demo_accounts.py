@@ -103,13 +103,19 @@ def seed_demo(*, endpoint_url: str | None, now: dt.datetime) -> dict[str, Accoun
     seed_log_archive(clients[LOG_ARCHIVE.account_id], now)
     seed_production(clients[PRODUCTION.account_id], now)
     seed_staging(clients[STAGING.account_id], now)
-    activity_record(clients, at=now)
+    clock_advance(clients, at=now)
     accounts_seal(DEMO_ACCOUNTS)
     return clients
 
 
-def activity_record(clients: dict[str, AccountClients], *, at: dt.datetime) -> None:
-    """Record recent sign-ins and key use of the identities in ACTIVE_IDENTITIES, as of `at`."""
+def clock_advance(clients: dict[str, AccountClients], *, at: dt.datetime) -> None:
+    """Bring the accounts to the time `at`, just before a scan dated `at`.
+
+    Resources created since the last call get dated one day before `at` (moto dates them at the
+    wall-clock time), and the identities in ACTIVE_IDENTITIES get a recent sign-in or key use.
+    """
+    for account in DEMO_ACCOUNTS:
+        patches.timestamps_clamp(account.account_id, account.regions, latest=at - dt.timedelta(days=1))
     for identity in ACTIVE_IDENTITIES:
         account_id = identity.account.account_id
         if identity.signs_in:
@@ -473,8 +479,6 @@ def _staging_iam(clients: AccountClients, now: dt.datetime) -> None:
 
     user_create(clients, "erin", console=True, access_key=True)
     user_create(clients, "frank", console=True, mfa=True, groups=["qa"])
-    # Issued when the account is built and never used: a new key is not a stale one.
-    user_create(clients, "test-runner", access_key=True, groups=["qa"])
 
     contractor_key = user_create(
         clients,

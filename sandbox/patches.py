@@ -19,7 +19,7 @@ import json
 import re
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Literal
@@ -421,6 +421,33 @@ def ec2_key_pair_backdate(account_id: str, region: str, key_name: str, *, create
     from moto.ec2.models import ec2_backends
 
     ec2_backends[account_id][region].key_pairs[key_name].create_time = _naive_utc(created_at)
+
+
+def timestamps_clamp(account_id: str, regions: Iterable[str], *, latest: dt.datetime) -> None:
+    """Move creation times later than `latest` back to `latest`.
+
+    moto stamps each new resource with the wall-clock time, while the demo dates its scans in the
+    past. Without this, a key created while seeding would be "-20 days old" in the first scan.
+    Covers what checks judge by age or show as evidence: IAM users, access keys and SSH public
+    keys, and EC2 key pairs, volumes and instances.
+    """
+    from moto.ec2.models import ec2_backends
+
+    latest = _naive_utc(latest)
+    for user in _iam_backend(account_id).users.values():
+        user.create_date = min(user.create_date, latest)
+        for key in user.access_keys:
+            key.create_date = min(key.create_date, latest)
+        for ssh_key in user.ssh_public_keys:
+            ssh_key.upload_date = min(ssh_key.upload_date, latest)
+    for region in regions:
+        ec2 = ec2_backends[account_id][region]
+        for key_pair in ec2.key_pairs.values():
+            key_pair.create_time = min(key_pair.create_time, latest)
+        for volume in ec2.volumes.values():
+            volume.create_time = min(volume.create_time, latest)
+        for instance in ec2.all_instances():
+            instance.launch_time = min(instance.launch_time, latest)
 
 
 def root_virtual_mfa_assign(account_id: str, serial_number: str, *, enabled_at: dt.datetime) -> None:

@@ -42,9 +42,12 @@ class DemoScan:
 
     def note(self) -> str:
         """Return the scan's note (at most 200 characters, the column's size)."""
-        note = f"Demo scan dated {self.days_back} days back over simulated accounts."
+        unit = "day" if self.days_back == 1 else "days"
+        note = f"Demo scan dated {self.days_back} {unit} back."
         if self.changes:
-            note += " Changed before it: " + "; ".join(c.summary for c in self.changes) + "."
+            note += (
+                " Changes: " + "; ".join(f"{c.account.environment}: {c.summary}" for c in self.changes) + "."
+            )
         return note if len(note) <= 200 else note[:197] + "..."
 
 
@@ -136,6 +139,11 @@ def _production_deploy_key_rotated(clients: AccountClients) -> None:
         iam.delete_access_key(UserName="ci-deploy", AccessKeyId=key["AccessKeyId"])
 
 
+def _staging_test_runner_added(clients: AccountClients) -> None:
+    # Its key is a day old and unused at the next scan: new, so not counted as stale.
+    user_create(clients, "test-runner", access_key=True, groups=["qa"])
+
+
 def _staging_rdp_opened(clients: AccountClients) -> None:
     vpc_id = clients.client("ec2", US).describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])[
         "Vpcs"
@@ -152,39 +160,36 @@ TIMELINE = (
     DemoScan(
         22,
         (
-            Change(PRODUCTION, "EBS encryption by default on in eu-west-1", _production_ebs_default_eu),
-            Change(STAGING, "SSH on bastion-ssh narrowed to the office", _staging_ssh_narrowed),
-            Change(STAGING, "empty group temp-migration deleted", _staging_empty_group_deleted),
+            Change(PRODUCTION, "EBS encryption by default in eu-west-1", _production_ebs_default_eu),
+            Change(STAGING, "SSH narrowed to the office", _staging_ssh_narrowed),
+            Change(STAGING, "empty group deleted", _staging_empty_group_deleted),
         ),
     ),
     DemoScan(
         15,
         (
-            Change(PRODUCTION, "public AMI web-golden-2026-11-hotfix", _production_public_ami),
-            Change(STAGING, "unencrypted volume load-test-data", _staging_unencrypted_volume),
-            Change(STAGING, "console user intern-sam without MFA", _staging_intern_without_mfa),
+            Change(PRODUCTION, "public AMI", _production_public_ami),
+            Change(STAGING, "unencrypted volume", _staging_unencrypted_volume),
+            Change(STAGING, "console user without MFA", _staging_intern_without_mfa),
         ),
     ),
     DemoScan(
         8,
         (
-            Change(STAGING, "MFA for console user erin", _staging_console_mfa),
-            Change(LOG_ARCHIVE, "trail CloudWatch Logs role replaced", _log_archive_cloudwatch_role_replaced),
-            Change(STAGING, "strict password policy", _staging_password_policy_strict),
-            Change(
-                PRODUCTION, "unencrypted volume scratch-legacy deleted", _production_scratch_volume_deleted
-            ),
-            Change(STAGING, "Redis closed to the internet", _staging_redis_closed),
+            Change(STAGING, "MFA for erin", _staging_console_mfa),
+            Change(LOG_ARCHIVE, "CloudTrail to CloudWatch fixed", _log_archive_cloudwatch_role_replaced),
+            Change(STAGING, "password policy", _staging_password_policy_strict),
+            Change(PRODUCTION, "old volume deleted", _production_scratch_volume_deleted),
+            Change(STAGING, "Redis closed", _staging_redis_closed),
         ),
     ),
     DemoScan(
         1,
         (
-            Change(
-                PRODUCTION, "hotfix AMI private, AMI sharing blocked", _production_ami_private_and_blocked
-            ),
-            Change(PRODUCTION, "ci-deploy access key rotated", _production_deploy_key_rotated),
-            Change(STAGING, "RDP opened to the internet in debug-rdp", _staging_rdp_opened),
+            Change(PRODUCTION, "AMI private, AMI sharing blocked", _production_ami_private_and_blocked),
+            Change(PRODUCTION, "deploy key rotated", _production_deploy_key_rotated),
+            Change(STAGING, "RDP open to the internet", _staging_rdp_opened),
+            Change(STAGING, "new API user", _staging_test_runner_added),
         ),
     ),
 )

@@ -80,7 +80,7 @@ class Command(BaseCommand):
             server.stop()
 
     def _build(self, endpoint_url: str) -> None:
-        from sandbox.demo_accounts import DEMO_ACCOUNTS, activity_record, seed_demo
+        from sandbox.demo_accounts import DEMO_ACCOUNTS, clock_advance, seed_demo
         from sandbox.patches import state
         from sandbox.timeline import TIMELINE
 
@@ -111,7 +111,7 @@ class Command(BaseCommand):
             state.clock = scanned_at
             for change in entry.changes:
                 change.apply(clients[change.account.account_id])
-            activity_record(clients, at=scanned_at)
+            clock_advance(clients, at=scanned_at)
             scan = scan_start(trigger=Scan.Trigger.DEMO, scanned_at=scanned_at, note=entry.note())
             scan.refresh_from_db()
             self._scan_report(scan, entry.days_back, time.monotonic() - step)
@@ -126,8 +126,9 @@ class Command(BaseCommand):
         for account_scan in scan.account_scans.all():
             for status, count in account_scan.counts.items():
                 counts[status] = counts.get(status, 0) + count
+        unit = "day" if days_back == 1 else "days"
         self.stdout.write(
-            f"Scan {scan.pk} dated {scan.scanned_at:%Y-%m-%d} ({days_back} days back): "
+            f"Scan {scan.pk} dated {scan.scanned_at:%Y-%m-%d} ({days_back} {unit} back): "
             f"{scan.get_state_display().lower()}, {counts.get('PASS', 0)} passed, "
             f"{counts.get('FAIL', 0)} failed, {counts.get('UNKNOWN', 0)} unknown "
             f"({seconds:.1f} s)"

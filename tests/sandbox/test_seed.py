@@ -18,6 +18,7 @@ from posture import engine
 from posture.checks.base import Status, registry
 from sandbox import patches
 from sandbox.demo_accounts import DEMO_ACCOUNTS, seed_demo
+from sandbox.seed import SimulatedAccount, seed_sized
 from sandbox.timeline import TIMELINE
 
 CHECK_IDS = sorted(registry())
@@ -77,3 +78,28 @@ def test_timeline_notes_fit_the_column():
 def test_timeline_dates_go_forward():
     days_back = [entry.days_back for entry in TIMELINE]
     assert days_back == sorted(days_back, reverse=True)
+
+
+def test_seed_sized_counts():
+    account = SimulatedAccount("222233334444", "Benchmark", "bench", "bench-external-id")
+    with override_settings(AWS_ENDPOINT_URL=""), mock_aws(), patches.installed():
+        clients = seed_sized(account, endpoint_url=None, users=7, buckets=3, security_groups=6, volumes=4)
+        ec2 = clients.client("ec2")
+        groups = [g for g in ec2.describe_security_groups()["SecurityGroups"] if g["GroupName"] != "default"]
+        counts = {
+            "users": len(clients.client("iam").list_users()["Users"]),
+            "buckets": len(clients.client("s3").list_buckets()["Buckets"]),
+            "security_groups": len(groups),
+            "volumes": len(ec2.describe_volumes()["Volumes"]),
+        }
+    assert counts == {"users": 7, "buckets": 3, "security_groups": 6, "volumes": 4}
+
+
+def test_seed_sized_mixes_open_groups():
+    account = SimulatedAccount("222233334444", "Benchmark", "bench", "bench-external-id")
+    with override_settings(AWS_ENDPOINT_URL=""), mock_aws(), patches.installed():
+        clients = seed_sized(account, endpoint_url=None, users=0, buckets=0, security_groups=10, volumes=0)
+        open_ssh = clients.client("ec2").describe_security_groups(
+            Filters=[{"Name": "ip-permission.cidr", "Values": ["0.0.0.0/0"]}]
+        )["SecurityGroups"]
+    assert len(open_ssh) == 2

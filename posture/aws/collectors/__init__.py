@@ -92,22 +92,27 @@ def collect_account(
 ) -> AccountData:
     """Collect one account: global services once, then every region in `regions` in parallel."""
     global_inventory = Inventory(region=GLOBAL_REGION)
-    for c in collectors("global"):
-        _run(c, clients, global_inventory, account_id=account_id)
-
     inventories = {region: Inventory(region=region) for region in regions}
+
+    def collect_global() -> None:
+        for c in collectors("global"):
+            _run(c, clients, global_inventory, account_id=account_id)
 
     def collect_region(region: str) -> str:
         for c in collectors("regional"):
             _run(c, clients, inventories[region], account_id=account_id)
         return region
 
-    # Progress is reported from the calling thread, so the callback may use its database connection.
-    with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="collect") as pool:
+    # The global services are collected beside the regions, not before them, because IAM of a large
+    # account takes as long as a region. Progress is reported from the calling thread, so the
+    # callback may use its database connection.
+    with ThreadPoolExecutor(max_workers=max_workers + 1, thread_name_prefix="collect") as pool:
+        global_done = pool.submit(collect_global)
         for future in as_completed([pool.submit(collect_region, r) for r in regions]):
             region = future.result()
             if on_region_done:
                 on_region_done(region)
+        global_done.result()
 
     data = AccountData(
         account_id=account_id, partition=partition, global_=global_inventory, regions=inventories

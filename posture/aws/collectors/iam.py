@@ -32,6 +32,7 @@ import io
 import logging
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -45,6 +46,7 @@ from posture.aws.session import ClientFactory
 logger = logging.getLogger(__name__)
 
 ROOT_ROW_USER = "<root_account>"
+SSH_KEY_LIST_THREADS = 8
 
 # IAM is a global service with one endpoint per partition; the client needs one of its regions.
 _IAM_REGIONS = {"aws": "us-east-1", "aws-us-gov": "us-gov-west-1", "aws-cn": "cn-north-1"}
@@ -102,14 +104,7 @@ def collect_iam(clients: ClientFactory, inventory: Inventory, *, account_id: str
     )
     _put_password_policy(iam, inventory)
     if _put_authorization_details(iam, inventory):
-        for user in inventory.get("iam.users"):
-            user["SSHPublicKeys"] = try_read(
-                "iam:ListSSHPublicKeys",
-                # UserName is required: without it IAM lists the caller's own keys.
-                lambda name=user["UserName"]: paginate(
-                    iam, "list_ssh_public_keys", "SSHPublicKeys", UserName=name
-                ),
-            )
+        _put_ssh_public_keys(iam, inventory.get("iam.users"))
     safe_put(
         inventory,
         "iam.virtual_mfa_devices",
@@ -122,6 +117,24 @@ def collect_iam(clients: ClientFactory, inventory: Inventory, *, account_id: str
         ],
     )
     logger.info("Collected IAM for account %s", account_id)
+
+
+def _put_ssh_public_keys(iam, users: list[dict[str, Any]]) -> None:
+    """Add each user's SSH public keys; IAM has no account-wide listing, so this is one call per user.
+
+    The calls run on a few threads because they dominate the request count of a large account;
+    botocore clients are thread-safe and adaptive retries slow down on throttling.
+    """
+
+    def list_keys(user: dict[str, Any]) -> None:
+        user["SSHPublicKeys"] = try_read(
+            "iam:ListSSHPublicKeys",
+            # UserName is required: without it IAM lists the caller's own keys.
+            lambda: paginate(iam, "list_ssh_public_keys", "SSHPublicKeys", UserName=user["UserName"]),
+        )
+
+    with ThreadPoolExecutor(max_workers=SSH_KEY_LIST_THREADS, thread_name_prefix="iam-ssh") as pool:
+        list(pool.map(list_keys, users))
 
 
 # Credential report.

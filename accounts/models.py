@@ -14,9 +14,7 @@ class AccountQuerySet(models.QuerySet["Account"]):
 class Account(models.Model):
     """An AWS account the product scans through a read-only role assumed with an ExternalId."""
 
-    account_id = models.CharField(
-        "account id", max_length=12, unique=True, validators=[validate_account_id]
-    )
+    account_id = models.CharField("account id", max_length=12, unique=True, validators=[validate_account_id])
     name = models.CharField(max_length=100)
     role_arn = models.CharField("role ARN", max_length=2048)
     external_id = models.CharField("external ID", max_length=1224, validators=[validate_external_id])

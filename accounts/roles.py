@@ -9,14 +9,11 @@ ROLE_GROUPS = (VIEWER, ANALYST, ADMIN)
 
 
 def is_admin(user) -> bool:
-    return bool(
-        user.is_authenticated and (user.is_superuser or user.groups.filter(name=ADMIN).exists())
-    )
+    return bool(user.is_authenticated and (user.is_superuser or user.groups.filter(name=ADMIN).exists()))
 
 
 def can_view(user) -> bool:
     """Viewers, analysts and admins read every page."""
     return bool(
-        user.is_authenticated
-        and (user.is_superuser or user.groups.filter(name__in=ROLE_GROUPS).exists())
+        user.is_authenticated and (user.is_superuser or user.groups.filter(name__in=ROLE_GROUPS).exists())
     )

@@ -6,32 +6,67 @@ import accounts.validators
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Account',
+            name="Account",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('account_id', models.CharField(max_length=12, unique=True, validators=[accounts.validators.validate_account_id], verbose_name='account id')),
-                ('name', models.CharField(max_length=100)),
-                ('role_arn', models.CharField(max_length=2048, verbose_name='role ARN')),
-                ('external_id', models.CharField(max_length=1224, validators=[accounts.validators.validate_external_id], verbose_name='external ID')),
-                ('regions', models.JSONField(blank=True, default=list, help_text='Regions to scan; empty means every enabled region.')),
-                ('environment', models.CharField(blank=True, help_text='A label such as production, staging or log-archive.', max_length=40)),
-                ('enabled', models.BooleanField(default=True, help_text='Disabled accounts are left out of scans.')),
-                ('verified_at', models.DateTimeField(blank=True, null=True)),
-                ('verification_ok', models.BooleanField(null=True)),
-                ('verification_message', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "account_id",
+                    models.CharField(
+                        max_length=12,
+                        unique=True,
+                        validators=[accounts.validators.validate_account_id],
+                        verbose_name="account id",
+                    ),
+                ),
+                ("name", models.CharField(max_length=100)),
+                ("role_arn", models.CharField(max_length=2048, verbose_name="role ARN")),
+                (
+                    "external_id",
+                    models.CharField(
+                        max_length=1224,
+                        validators=[accounts.validators.validate_external_id],
+                        verbose_name="external ID",
+                    ),
+                ),
+                (
+                    "regions",
+                    models.JSONField(
+                        blank=True,
+                        default=list,
+                        help_text="Regions to scan; empty means every enabled region.",
+                    ),
+                ),
+                (
+                    "environment",
+                    models.CharField(
+                        blank=True,
+                        help_text="A label such as production, staging or log-archive.",
+                        max_length=40,
+                    ),
+                ),
+                (
+                    "enabled",
+                    models.BooleanField(default=True, help_text="Disabled accounts are left out of scans."),
+                ),
+                ("verified_at", models.DateTimeField(blank=True, null=True)),
+                ("verification_ok", models.BooleanField(null=True)),
+                ("verification_message", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['name', 'account_id'],
+                "ordering": ["name", "account_id"],
             },
         ),
     ]

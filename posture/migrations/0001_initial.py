@@ -6,180 +6,423 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
+        ("accounts", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Scan',
+            name="Scan",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('trigger', models.CharField(choices=[('schedule', 'Schedule'), ('manual', 'Started in the dashboard'), ('cli', 'Command line'), ('demo', 'Demo')], max_length=20)),
-                ('state', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('completed', 'Completed'), ('partial', 'Partial'), ('failed', 'Failed')], default='queued', max_length=20)),
-                ('ruleset_version', models.CharField(max_length=40)),
-                ('thresholds', models.JSONField(default=dict)),
-                ('scanned_at', models.DateTimeField(db_index=True)),
-                ('note', models.CharField(blank=True, max_length=200)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('requested_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "trigger",
+                    models.CharField(
+                        choices=[
+                            ("schedule", "Schedule"),
+                            ("manual", "Started in the dashboard"),
+                            ("cli", "Command line"),
+                            ("demo", "Demo"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("completed", "Completed"),
+                            ("partial", "Partial"),
+                            ("failed", "Failed"),
+                        ],
+                        default="queued",
+                        max_length=20,
+                    ),
+                ),
+                ("ruleset_version", models.CharField(max_length=40)),
+                ("thresholds", models.JSONField(default=dict)),
+                ("scanned_at", models.DateTimeField(db_index=True)),
+                ("note", models.CharField(blank=True, max_length=200)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "requested_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-scanned_at', '-id'],
+                "ordering": ["-scanned_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Finding',
+            name="Finding",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('region', models.CharField(max_length=30)),
-                ('check_id', models.CharField(max_length=80)),
-                ('resource_id', models.CharField(max_length=512)),
-                ('resource_type', models.CharField(max_length=60)),
-                ('area', models.CharField(choices=[('monitoring', 'Security monitoring'), ('authentication', 'Secure authentication'), ('configuration', 'Secure configuration'), ('inactive', 'Inactive entities'), ('access', 'Access restrictions')], max_length=30)),
-                ('severity', models.CharField(choices=[('critical', 'Critical'), ('high', 'High'), ('medium', 'Medium'), ('low', 'Low')], max_length=10)),
-                ('status', models.CharField(choices=[('PASS', 'Pass'), ('FAIL', 'Fail'), ('UNKNOWN', 'Unknown'), ('NOT_APPLICABLE', 'Not applicable')], max_length=20)),
-                ('reason', models.TextField()),
-                ('evidence', models.JSONField(default=dict)),
-                ('thresholds', models.JSONField(default=dict)),
-                ('first_seen_at', models.DateTimeField()),
-                ('last_seen_at', models.DateTimeField()),
-                ('status_changed_at', models.DateTimeField()),
-                ('is_current', models.BooleanField(default=True)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='findings', to='accounts.account')),
-                ('last_scan', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='posture.scan')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("region", models.CharField(max_length=30)),
+                ("check_id", models.CharField(max_length=80)),
+                ("resource_id", models.CharField(max_length=512)),
+                ("resource_type", models.CharField(max_length=60)),
+                (
+                    "area",
+                    models.CharField(
+                        choices=[
+                            ("monitoring", "Security monitoring"),
+                            ("authentication", "Secure authentication"),
+                            ("configuration", "Secure configuration"),
+                            ("inactive", "Inactive entities"),
+                            ("access", "Access restrictions"),
+                        ],
+                        max_length=30,
+                    ),
+                ),
+                (
+                    "severity",
+                    models.CharField(
+                        choices=[
+                            ("critical", "Critical"),
+                            ("high", "High"),
+                            ("medium", "Medium"),
+                            ("low", "Low"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("PASS", "Pass"),
+                            ("FAIL", "Fail"),
+                            ("UNKNOWN", "Unknown"),
+                            ("NOT_APPLICABLE", "Not applicable"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("reason", models.TextField()),
+                ("evidence", models.JSONField(default=dict)),
+                ("thresholds", models.JSONField(default=dict)),
+                ("first_seen_at", models.DateTimeField()),
+                ("last_seen_at", models.DateTimeField()),
+                ("status_changed_at", models.DateTimeField()),
+                ("is_current", models.BooleanField(default=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="findings",
+                        to="accounts.account",
+                    ),
+                ),
+                (
+                    "last_scan",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="posture.scan",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-status_changed_at', '-id'],
+                "ordering": ["-status_changed_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='CheckCount',
+            name="CheckCount",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('check_id', models.CharField(max_length=80)),
-                ('passed', models.PositiveIntegerField(default=0)),
-                ('failed', models.PositiveIntegerField(default=0)),
-                ('unknown', models.PositiveIntegerField(default=0)),
-                ('not_applicable', models.PositiveIntegerField(default=0)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.account')),
-                ('scan', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='check_counts', to='posture.scan')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("check_id", models.CharField(max_length=80)),
+                ("passed", models.PositiveIntegerField(default=0)),
+                ("failed", models.PositiveIntegerField(default=0)),
+                ("unknown", models.PositiveIntegerField(default=0)),
+                ("not_applicable", models.PositiveIntegerField(default=0)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="accounts.account"
+                    ),
+                ),
+                (
+                    "scan",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="check_counts",
+                        to="posture.scan",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='AccountScan',
+            name="AccountScan",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('state', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('completed', 'Completed'), ('partial', 'Partial'), ('failed', 'Failed')], default='queued', max_length=20)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('regions', models.JSONField(default=list)),
-                ('regions_done', models.PositiveIntegerField(default=0)),
-                ('checks_done', models.PositiveIntegerField(default=0)),
-                ('error_code', models.CharField(blank=True, max_length=100)),
-                ('error_message', models.TextField(blank=True)),
-                ('errors', models.JSONField(default=list)),
-                ('counts', models.JSONField(default=dict)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='scans', to='accounts.account')),
-                ('scan', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='account_scans', to='posture.scan')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("completed", "Completed"),
+                            ("partial", "Partial"),
+                            ("failed", "Failed"),
+                        ],
+                        default="queued",
+                        max_length=20,
+                    ),
+                ),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("regions", models.JSONField(default=list)),
+                ("regions_done", models.PositiveIntegerField(default=0)),
+                ("checks_done", models.PositiveIntegerField(default=0)),
+                ("error_code", models.CharField(blank=True, max_length=100)),
+                ("error_message", models.TextField(blank=True)),
+                ("errors", models.JSONField(default=list)),
+                ("counts", models.JSONField(default=dict)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="scans",
+                        to="accounts.account",
+                    ),
+                ),
+                (
+                    "scan",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="account_scans",
+                        to="posture.scan",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['account__name'],
+                "ordering": ["account__name"],
             },
         ),
         migrations.CreateModel(
-            name='ScoreSnapshot',
+            name="ScoreSnapshot",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('area', models.CharField(choices=[('monitoring', 'Security monitoring'), ('authentication', 'Secure authentication'), ('configuration', 'Secure configuration'), ('inactive', 'Inactive entities'), ('access', 'Access restrictions')], max_length=30)),
-                ('scanned_at', models.DateTimeField()),
-                ('ruleset_version', models.CharField(max_length=40)),
-                ('numerator', models.FloatField()),
-                ('raw_numerator', models.FloatField()),
-                ('denominator', models.FloatField()),
-                ('results_expected', models.PositiveIntegerField()),
-                ('results_decided', models.PositiveIntegerField()),
-                ('passed', models.PositiveIntegerField(default=0)),
-                ('failed', models.PositiveIntegerField(default=0)),
-                ('unknown', models.PositiveIntegerField(default=0)),
-                ('not_applicable', models.PositiveIntegerField(default=0)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='snapshots', to='accounts.account')),
-                ('scan', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='snapshots', to='posture.scan')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "area",
+                    models.CharField(
+                        choices=[
+                            ("monitoring", "Security monitoring"),
+                            ("authentication", "Secure authentication"),
+                            ("configuration", "Secure configuration"),
+                            ("inactive", "Inactive entities"),
+                            ("access", "Access restrictions"),
+                        ],
+                        max_length=30,
+                    ),
+                ),
+                ("scanned_at", models.DateTimeField()),
+                ("ruleset_version", models.CharField(max_length=40)),
+                ("numerator", models.FloatField()),
+                ("raw_numerator", models.FloatField()),
+                ("denominator", models.FloatField()),
+                ("results_expected", models.PositiveIntegerField()),
+                ("results_decided", models.PositiveIntegerField()),
+                ("passed", models.PositiveIntegerField(default=0)),
+                ("failed", models.PositiveIntegerField(default=0)),
+                ("unknown", models.PositiveIntegerField(default=0)),
+                ("not_applicable", models.PositiveIntegerField(default=0)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="snapshots",
+                        to="accounts.account",
+                    ),
+                ),
+                (
+                    "scan",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="snapshots",
+                        to="posture.scan",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['scanned_at', 'area'],
+                "ordering": ["scanned_at", "area"],
             },
         ),
         migrations.CreateModel(
-            name='FindingEvent',
+            name="FindingEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('opened', 'Opened'), ('resolved', 'Resolved'), ('reopened', 'Reopened'), ('status_changed', 'Status changed'), ('gone', 'No longer listed')], max_length=30)),
-                ('old_status', models.CharField(blank=True, choices=[('PASS', 'Pass'), ('FAIL', 'Fail'), ('UNKNOWN', 'Unknown'), ('NOT_APPLICABLE', 'Not applicable')], max_length=20)),
-                ('new_status', models.CharField(blank=True, choices=[('PASS', 'Pass'), ('FAIL', 'Fail'), ('UNKNOWN', 'Unknown'), ('NOT_APPLICABLE', 'Not applicable')], max_length=20)),
-                ('comment', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField()),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('finding', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='posture.finding')),
-                ('scan', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='posture.scan')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("opened", "Opened"),
+                            ("resolved", "Resolved"),
+                            ("reopened", "Reopened"),
+                            ("status_changed", "Status changed"),
+                            ("gone", "No longer listed"),
+                        ],
+                        max_length=30,
+                    ),
+                ),
+                (
+                    "old_status",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("PASS", "Pass"),
+                            ("FAIL", "Fail"),
+                            ("UNKNOWN", "Unknown"),
+                            ("NOT_APPLICABLE", "Not applicable"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "new_status",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("PASS", "Pass"),
+                            ("FAIL", "Fail"),
+                            ("UNKNOWN", "Unknown"),
+                            ("NOT_APPLICABLE", "Not applicable"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("comment", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField()),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "finding",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="events",
+                        to="posture.finding",
+                    ),
+                ),
+                (
+                    "scan",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="posture.scan",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['created_at', 'id'],
-                'indexes': [models.Index(fields=['scan', 'kind'], name='posture_fin_scan_id_17949f_idx')],
+                "ordering": ["created_at", "id"],
+                "indexes": [models.Index(fields=["scan", "kind"], name="posture_fin_scan_id_17949f_idx")],
             },
         ),
         migrations.AddIndex(
-            model_name='finding',
-            index=models.Index(fields=['is_current', 'status', 'severity'], name='posture_fin_is_curr_ed9689_idx'),
+            model_name="finding",
+            index=models.Index(
+                fields=["is_current", "status", "severity"], name="posture_fin_is_curr_ed9689_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='finding',
-            index=models.Index(fields=['status', 'severity'], name='posture_fin_status_b80872_idx'),
+            model_name="finding",
+            index=models.Index(fields=["status", "severity"], name="posture_fin_status_b80872_idx"),
         ),
         migrations.AddIndex(
-            model_name='finding',
-            index=models.Index(fields=['check_id', 'status'], name='posture_fin_check_i_1a204a_idx'),
+            model_name="finding",
+            index=models.Index(fields=["check_id", "status"], name="posture_fin_check_i_1a204a_idx"),
         ),
         migrations.AddIndex(
-            model_name='finding',
-            index=models.Index(fields=['area', 'status'], name='posture_fin_area_df7063_idx'),
+            model_name="finding",
+            index=models.Index(fields=["area", "status"], name="posture_fin_area_df7063_idx"),
         ),
         migrations.AddIndex(
-            model_name='finding',
-            index=models.Index(fields=['account', 'status'], name='posture_fin_account_f636d1_idx'),
+            model_name="finding",
+            index=models.Index(fields=["account", "status"], name="posture_fin_account_f636d1_idx"),
         ),
         migrations.AddConstraint(
-            model_name='finding',
-            constraint=models.UniqueConstraint(fields=('account', 'region', 'check_id', 'resource_id'), name='finding_identity'),
+            model_name="finding",
+            constraint=models.UniqueConstraint(
+                fields=("account", "region", "check_id", "resource_id"), name="finding_identity"
+            ),
         ),
         migrations.AddIndex(
-            model_name='checkcount',
-            index=models.Index(fields=['check_id', 'scan'], name='posture_che_check_i_2ec15d_idx'),
+            model_name="checkcount",
+            index=models.Index(fields=["check_id", "scan"], name="posture_che_check_i_2ec15d_idx"),
         ),
         migrations.AddConstraint(
-            model_name='checkcount',
-            constraint=models.UniqueConstraint(fields=('scan', 'account', 'check_id'), name='check_count_unique'),
+            model_name="checkcount",
+            constraint=models.UniqueConstraint(
+                fields=("scan", "account", "check_id"), name="check_count_unique"
+            ),
         ),
         migrations.AddIndex(
-            model_name='accountscan',
-            index=models.Index(fields=['state', 'started_at'], name='posture_acc_state_f74683_idx'),
+            model_name="accountscan",
+            index=models.Index(fields=["state", "started_at"], name="posture_acc_state_f74683_idx"),
         ),
         migrations.AddConstraint(
-            model_name='accountscan',
-            constraint=models.UniqueConstraint(fields=('scan', 'account'), name='account_scan_unique'),
+            model_name="accountscan",
+            constraint=models.UniqueConstraint(fields=("scan", "account"), name="account_scan_unique"),
         ),
         migrations.AddIndex(
-            model_name='scoresnapshot',
-            index=models.Index(fields=['scanned_at', 'area'], name='posture_sco_scanned_020cc9_idx'),
+            model_name="scoresnapshot",
+            index=models.Index(fields=["scanned_at", "area"], name="posture_sco_scanned_020cc9_idx"),
         ),
         migrations.AddConstraint(
-            model_name='scoresnapshot',
-            constraint=models.UniqueConstraint(fields=('scan', 'account', 'area'), name='snapshot_unique'),
+            model_name="scoresnapshot",
+            constraint=models.UniqueConstraint(fields=("scan", "account", "area"), name="snapshot_unique"),
         ),
     ]

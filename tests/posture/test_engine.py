@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-
 from django.utils import timezone
 
 from posture import engine
@@ -36,5 +35,3 @@ def test_assumed_credentials_see_only_their_account(mock_aws_env):
     aws_account.client("111111111111", "s3").create_bucket(Bucket="only-in-one")
     names = [b["Name"] for b in aws_account.client("222222222222", "s3").list_buckets()["Buckets"]]
     assert "only-in-one" not in names
-
-

@@ -21,8 +21,11 @@ def read_error(operation: str, exc: BaseException) -> ReadError:
         code = error.get("Code") or (f"HTTP{status}" if status else "ClientError")
         return ReadError(operation=operation, code=str(code), message=str(error.get("Message") or exc))
     if isinstance(exc, NotImplementedError):
-        return ReadError(operation=operation, code="NotImplemented",
-                         message="The endpoint does not implement this operation.")
+        return ReadError(
+            operation=operation,
+            code="NotImplemented",
+            message="The endpoint does not implement this operation.",
+        )
     if isinstance(exc, BotoCoreError):
         return ReadError(operation=operation, code=type(exc).__name__, message=str(exc))
     logger.exception("Unexpected error in %s", operation)

@@ -19,6 +19,8 @@ def run_check(
     ctx = CheckContext(definition, data, thresholds=thresholds, now=now)
     try:
         definition.func(ctx)
+        # Only a check that ran to the end may say "nothing to judge"; an aborted one did not look.
+        _fill_empty_scopes(ctx)
     except DataUnavailable as exc:
         region = exc.region
         ctx.unknown(
@@ -35,7 +37,6 @@ def run_check(
             error=f"The check raised {type(exc).__name__}: {exc}",
             resource_type="account",
         )
-    _fill_empty_scopes(ctx)
     return _deduplicate(ctx.results)
 
 

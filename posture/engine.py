@@ -37,6 +37,7 @@ class AccountOutcome:
     skipped_regions: list[str]
     results: list[Result]
     errors: list[dict[str, str]] = field(default_factory=list)
+    listed: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def select_regions(configured: list[str], enabled: list[str]) -> tuple[list[str], list[str]]:
@@ -99,5 +100,9 @@ def account_scan(
     )
     results = run_checks(data, thresholds=thresholds, now=now)
     return AccountOutcome(
-        regions=regions, skipped_regions=skipped, results=results, errors=_read_errors(data)
+        regions=regions,
+        skipped_regions=skipped,
+        results=results,
+        errors=_read_errors(data),
+        listed={inv.region: dict(inv.listed) for inv in [data.global_, *data.regions.values()]},
     )

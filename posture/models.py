@@ -80,6 +80,9 @@ class AccountScan(models.Model):
     errors = models.JSONField(default=list)
     # Results per status, for the scan page.
     counts = models.JSONField(default=dict)
+    # Resources listed per region and inventory key ({"us-east-1": {"ec2.volumes": 12}}), so a
+    # listing that came back short can be told apart from a check that judged little.
+    listed = models.JSONField(default=dict)
 
     class Meta:
         constraints = [
@@ -90,6 +93,16 @@ class AccountScan(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account} in scan {self.scan_id}"
+
+    @property
+    def listed_total(self) -> int:
+        return sum(sum(per_key.values()) for per_key in self.listed.values())
+
+    def listed_rows(self) -> list[tuple[str, str, int]]:
+        """(region, inventory key, items listed), sorted, for the scan page."""
+        return sorted(
+            (region, key, count) for region, per_key in self.listed.items() for key, count in per_key.items()
+        )
 
 
 class Finding(models.Model):

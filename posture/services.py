@@ -158,6 +158,7 @@ def _account_scan_store(account_scan: AccountScan, outcome: engine.AccountOutcom
             checks_done=len(registry()),
             errors=outcome.errors,
             counts=counts,
+            listed=outcome.listed,
         )
 
 

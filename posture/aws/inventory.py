@@ -47,12 +47,12 @@ class Inventory:
 
     region: str
     items: dict[str, Any] = field(default_factory=dict)
-    # Resources listed per key, for rule "record how many resources were listed".
+    # Items listed per key (list values only), stored with the account scan.
     listed: dict[str, int] = field(default_factory=dict)
 
     def put(self, key: str, value: Any) -> None:
         self.items[key] = value
-        if isinstance(value, (list, tuple, dict)):
+        if isinstance(value, (list, tuple)):
             self.listed[key] = len(value)
 
     def fail(self, key: str, error: ReadError) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 import plotly.graph_objects as go
 
 from posture.checks.base import Area
-from posture.selectors import TrendPoint
+from posture.selectors.overview import TrendPoint
 
 OVERALL_COLOR = "#1f2937"
 AREA_COLORS = {

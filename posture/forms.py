@@ -31,7 +31,7 @@ class FindingFilterForm(forms.Form):
         self.fields["check"].choices = [("", "All checks"), *((d.id, d.title) for d in checks)]
 
     def filters(self) -> dict:
-        """Return the keyword arguments of `selectors.finding_list` for the valid filters.
+        """Return the keyword arguments of `posture.selectors.findings.finding_list` for the valid filters.
 
         An invalid filter is left out (its error shows on the page), so one bad value in a shared
         URL does not hide the whole list.

@@ -1,12 +1,12 @@
 from django.urls import path
 
-from posture import views
+from posture.views import findings, overview, scans
 
 app_name = "posture"
 urlpatterns = [
-    path("", views.overview, name="overview"),
-    path("findings/", views.finding_list, name="finding-list"),
-    path("findings/<int:pk>/", views.finding_detail, name="finding-detail"),
-    path("scans/", views.scan_list, name="scan-list"),
-    path("scans/<int:pk>/", views.scan_detail, name="scan-detail"),
+    path("", overview.overview, name="overview"),
+    path("findings/", findings.finding_list, name="finding-list"),
+    path("findings/<int:pk>/", findings.finding_detail, name="finding-detail"),
+    path("scans/", scans.scan_list, name="scan-list"),
+    path("scans/<int:pk>/", scans.scan_detail, name="scan-detail"),
 ]

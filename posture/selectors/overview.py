@@ -1,4 +1,4 @@
-"""Reads for the dashboard pages: scores and their trend, the account ranking, findings and scans.
+"""Reads for the overview: scores and their trend, score cards, changes and the account ranking.
 
 Every score comes from ScoreSnapshot rows, aggregated in the database by posture/scores.py, which
 applies the formula of posture/scoring.py. No read here issues a query per row.
@@ -25,8 +25,8 @@ from django.db.models import (
 from django.db.models.functions import Cast, NullIf
 
 from posture import scores
-from posture.checks.base import Area, Severity, Status, registry
-from posture.models import AccountScan, Finding, FindingEvent, Scan, ScoreSnapshot
+from posture.checks.base import Area, Status, registry
+from posture.models import FindingEvent, Scan, ScoreSnapshot
 from posture.scoring import area_weights
 
 # A failed scan has snapshots without scores, so the overview and the trend skip it.
@@ -266,79 +266,3 @@ def account_rank_rows(rows) -> list[AccountRank]:
         )
         for row in rows
     ]
-
-
-# Findings.
-_STATUS_RANK = Case(
-    When(status=Status.FAIL, then=Value(0)),
-    When(status=Status.UNKNOWN, then=Value(1)),
-    When(status=Status.PASS, then=Value(2)),
-    default=Value(3),
-    output_field=IntegerField(),
-)
-_SEVERITY_RANK = Case(
-    When(severity=Severity.CRITICAL, then=Value(0)),
-    When(severity=Severity.HIGH, then=Value(1)),
-    When(severity=Severity.MEDIUM, then=Value(2)),
-    default=Value(3),
-    output_field=IntegerField(),
-)
-
-
-def finding_list(
-    *,
-    account_pk: int | None = None,
-    area: str = "",
-    check_id: str = "",
-    severity: str = "",
-    status: str = "",
-    include_gone: bool = False,
-) -> QuerySet[Finding]:
-    """Return findings matching every given filter: failing first, then by severity, newest change first.
-
-    By default only current findings: those whose resource the latest scan of the account listed.
-    """
-    findings = Finding.objects.select_related("account").defer("evidence", "thresholds")
-    if not include_gone:
-        findings = findings.filter(is_current=True)
-    if account_pk is not None:
-        findings = findings.filter(account_id=account_pk)
-    if area:
-        findings = findings.filter(area=area)
-    if check_id:
-        findings = findings.filter(check_id=check_id)
-    if severity:
-        findings = findings.filter(severity=severity)
-    if status:
-        findings = findings.filter(status=status)
-    return findings.order_by(_STATUS_RANK, _SEVERITY_RANK, "-status_changed_at", "-id")
-
-
-def finding_detail_queryset() -> QuerySet[Finding]:
-    return Finding.objects.select_related("account", "last_scan")
-
-
-def finding_events(*, finding: Finding) -> QuerySet[FindingEvent]:
-    return finding.events.select_related("actor").order_by("created_at", "id")
-
-
-# Scans.
-def scan_list() -> QuerySet[Scan]:
-    """Return scans newest first, each with counts of its accounts by state."""
-    return (
-        Scan.objects.select_related("requested_by")
-        .annotate(
-            account_count=Count("account_scans"),
-            accounts_done=Count("account_scans", filter=Q(account_scans__state__in=Scan.FINAL_STATES)),
-            accounts_failed=Count("account_scans", filter=Q(account_scans__state=Scan.State.FAILED)),
-        )
-        .order_by("-scanned_at", "-id")
-    )
-
-
-def scan_detail_queryset() -> QuerySet[Scan]:
-    return Scan.objects.select_related("requested_by")
-
-
-def scan_account_scans(*, scan: Scan) -> QuerySet[AccountScan]:
-    return scan.account_scans.select_related("account").order_by("account__name", "account__account_id")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
@@ -65,3 +65,18 @@ def _thresholds_used(finding: Finding, definition: CheckDefinition | None) -> li
             }
         )
     return rows
+
+
+# TODO: the exports are not written yet; they answer 404 until then.
+@login_required
+@require_GET
+@viewer_required
+def finding_export_csv(request: HttpRequest) -> HttpResponse:
+    raise Http404("Not written yet.")
+
+
+@login_required
+@require_GET
+@viewer_required
+def finding_export_json(request: HttpRequest) -> HttpResponse:
+    raise Http404("Not written yet.")

@@ -23,7 +23,7 @@ DEMO_ENV := \
 	AWS_SHARED_CREDENTIALS_FILE=/dev/null \
 	MOTO_EC2_LOAD_DEFAULT_AMIS=false
 
-.PHONY: venv install demo test lint
+.PHONY: venv install demo demo-scan test lint
 
 venv: $(VENV)/.installed
 
@@ -36,9 +36,15 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 # Rebuilds the demo database from scratch, then serves the dashboard on 127.0.0.1:$(PORT).
 demo: venv
-	rm -f $(DEMO_DB) $(DEMO_DB)-journal
+	rm -f $(DEMO_DB) $(DEMO_DB)-journal .demo-endpoint
 	env -u CELERY_BROKER_URL -u DATABASE_URL -u AWS_PROFILE -u AWS_ENDPOINT_URL -u MOTO_ACCOUNT_ID $(DEMO_ENV) \
 		$(BIN)/python manage.py demo --port $(PORT)
+
+# Scans the demo's simulated accounts from the command line while `make demo` is running.
+demo-scan: venv
+	@test -s .demo-endpoint || { echo "The demo is not running: start it with 'make demo' first."; exit 1; }
+	env -u CELERY_BROKER_URL -u DATABASE_URL -u AWS_PROFILE -u MOTO_ACCOUNT_ID $(DEMO_ENV) \
+		AWS_ENDPOINT_URL=$$(cat .demo-endpoint) $(BIN)/python manage.py scan --wait
 
 test: venv
 	$(BIN)/pytest

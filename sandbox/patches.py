@@ -102,6 +102,9 @@ class SandboxState:
     stalled_cloudwatch_roles: dict[str, dt.datetime] = field(default_factory=dict)
     # Accounts where AssumeRole needs an existing role and the ExternalId its trust policy names.
     sealed_accounts: set[str] = field(default_factory=set)
+    # When set, AssumeRole into any account that is not sealed is denied, as AWS denies a role that
+    # does not exist; the demo sets it so that registering an unknown account fails verification.
+    deny_unsealed: bool = False
 
     def now(self) -> dt.datetime:
         return self.clock or dt.datetime.now(dt.UTC)
@@ -111,6 +114,7 @@ class SandboxState:
         self.roots.clear()
         self.stalled_cloudwatch_roles.clear()
         self.sealed_accounts.clear()
+        self.deny_unsealed = False
 
 
 state = SandboxState()
@@ -223,6 +227,11 @@ def _assume_role_checking_trust(original):
 
     def assume_role(self, region_name, role_session_name, role_arn, policy, duration, external_id):
         match = _ROLE_ARN_RE.match(role_arn or "")
+        if match and match["account"] not in state.sealed_accounts and state.deny_unsealed:
+            raise STSClientError(
+                "AccessDenied",
+                f"User is not authorized to perform: sts:AssumeRole on resource: {role_arn}",
+            )
         if match and match["account"] in state.sealed_accounts:
             expected = _trusted_external_ids(match["account"], match["name"])
             if expected is None or (expected and external_id not in expected):

@@ -30,3 +30,23 @@ def test_grant_role_unknown_role():
     UserFactory(username="alice")
     with pytest.raises(CommandError):
         call_command("grant_role", "alice", "owner")
+
+
+def test_admin_group_has_admin_permissions():
+    group = Group.objects.get(name="admin")
+    codenames = set(group.permissions.values_list("codename", flat=True))
+    assert {"change_account", "change_periodictask", "view_scan"} <= codenames
+
+
+def test_grant_admin_makes_user_staff():
+    user = User.objects.create_user(username="ops", password="x-long-password-1")
+    call_command("grant_role", "ops", "admin")
+    user.refresh_from_db()
+    assert user.is_staff
+
+
+def test_grant_viewer_leaves_staff_unset():
+    user = User.objects.create_user(username="reader", password="x-long-password-1")
+    call_command("grant_role", "reader", "viewer")
+    user.refresh_from_db()
+    assert not user.is_staff

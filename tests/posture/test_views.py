@@ -149,10 +149,10 @@ def test_layout_nav_and_logout_form(client, viewer):
     assert re.search(rf'<form class="logout" method="post" action="{reverse("logout")}"', html)
 
 
-def test_layout_admin_link_only_for_admins(client, viewer):
+def test_layout_admin_link_only_for_staff(client, viewer):
     admin_url = reverse("admin:index")
     assert admin_url not in client.get(reverse("posture:overview")).content.decode()
-    client.force_login(UserFactory(roles=["admin"]))
+    client.force_login(UserFactory(roles=["admin"], is_staff=True))
     assert admin_url in client.get(reverse("posture:overview")).content.decode()
 
 

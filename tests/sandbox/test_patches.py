@@ -190,6 +190,13 @@ def test_unsealed_account_accepts_any_role(sandbox):
     assert _client("sts", role="NotCreatedYet").get_caller_identity()["Account"] == ACCOUNT
 
 
+def test_unsealed_account_denied_after_demo_closes(sandbox):
+    sandbox.deny_unsealed = True
+    with pytest.raises(ClientError) as error:
+        _client("sts", role="AnyRole")
+    assert error.value.response["Error"]["Code"] == "AccessDenied"
+
+
 def test_image_block_public_access_round_trip(sandbox):
     ec2 = _client("ec2", "eu-west-1")
     before = ec2.get_image_block_public_access_state()["ImageBlockPublicAccessState"]

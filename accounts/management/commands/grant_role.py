@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.roles import ROLE_GROUPS
+from accounts.roles import ADMIN, ROLE_GROUPS
 
 
 class Command(BaseCommand):
@@ -32,4 +32,8 @@ class Command(BaseCommand):
         # get_or_create: the group normally comes from a migration, but a flushed database lacks it.
         group, _ = Group.objects.get_or_create(name=role)
         user.groups.add(group)
+        if role == ADMIN and not user.is_staff:
+            # Admins manage schedules and accounts in the Django admin, which needs staff status.
+            user.is_staff = True
+            user.save(update_fields=["is_staff"])
         self.stdout.write(f"{username} now has the {role} role.")

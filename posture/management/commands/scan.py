@@ -47,8 +47,10 @@ class Command(BaseCommand):
             self.stdout.write(f"Scan {scan.pk} started for {len(accounts)} account(s).")
         else:
             self.stdout.write(f"Scan {scan.pk} started for every enabled account.")
-        if not options["wait"]:
+        scan.refresh_from_db()
+        if not options["wait"] and not scan.is_finished:
             return
+        # Without a broker the tasks ran in this process and the scan has ended already.
         scan = self._wait(scan.pk, options["timeout"])
         self._report(scan)
         if scan.state == Scan.State.FAILED:

@@ -15,6 +15,7 @@ import os
 import secrets
 import socket
 import time
+from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -32,6 +33,8 @@ from posture.services import scan_start
 
 HOST = "127.0.0.1"
 DEMO_USERNAME = "demo"
+# Where the running demo writes its simulator's URL, for `make demo-scan` in another terminal.
+ENDPOINT_FILE = Path(settings.BASE_DIR) / ".demo-endpoint"
 # Back-dated scans stand for this time of day (UTC), like a daily schedule would.
 SCAN_HOUR = 6
 
@@ -77,6 +80,7 @@ class Command(BaseCommand):
             if serve:
                 self._serve(port)
         finally:
+            ENDPOINT_FILE.unlink(missing_ok=True)
             server.stop()
 
     def _build(self, endpoint_url: str) -> None:
@@ -119,6 +123,9 @@ class Command(BaseCommand):
 
         for account in accounts:
             account_verify(account=account)
+        # From now on an account the demo did not seed has no role to assume, as on AWS.
+        state.deny_unsealed = True
+        ENDPOINT_FILE.write_text(endpoint_url + "\n")
         self._summary(Scan.objects.order_by("-scanned_at", "-id").first())
 
     def _scan_report(self, scan: Scan, days_back: int, seconds: float) -> None:
@@ -169,6 +176,7 @@ class Command(BaseCommand):
         url = f"http://{HOST}:{port}/"
         self.stdout.write(
             self.style.SUCCESS(f"\nDashboard: {url}\nLogin: user {DEMO_USERNAME}, password {password}\n")
+            + "Scan the simulated accounts from another terminal with `make demo-scan`.\n"
             + "Stop with Ctrl-C. Run `make demo` again to rebuild the demo from scratch.\n"
         )
         call_command("runserver", f"{HOST}:{port}", use_reloader=False)
@@ -176,7 +184,8 @@ class Command(BaseCommand):
     def _demo_user(self) -> str:
         """Create the demo user in the admin group; return its password (DEMO_PASSWORD or random)."""
         password = os.environ.get("DEMO_PASSWORD") or secrets.token_urlsafe(12)
-        user = get_user_model().objects.create_user(username=DEMO_USERNAME, password=password)
+        # Staff, so the admin group's permissions open the Django admin (schedules, accounts).
+        user = get_user_model().objects.create_user(username=DEMO_USERNAME, password=password, is_staff=True)
         # The role groups come from a migration; get_or_create keeps the demo working without it.
         group, _ = Group.objects.get_or_create(name=roles.ADMIN)
         user.groups.add(group)
@@ -194,7 +203,7 @@ def _score(snapshot: ScoreSnapshot | None) -> str:
     coverage = (
         100.0 * snapshot.results_decided / snapshot.results_expected if snapshot.results_expected else 0
     )
-    return f"{score:5.1f}%  coverage {coverage:5.1f}%  ({snapshot.failed} failing)"
+    return f"{score:5.1f}%  coverage {coverage:5.1f}%  ({snapshot.failed} failing findings)"
 
 
 def _require_free_port(port: int) -> None:

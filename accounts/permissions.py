@@ -1,0 +1,20 @@
+"""Django admin permissions of the role groups.
+
+Permissions are created by Django after migrations, so a data migration cannot grant them; this
+post_migrate handler keeps the admin group's permissions complete on every migrate.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import Group, Permission
+
+from accounts.roles import ADMIN
+
+# Apps whose objects the admin role manages in the Django admin: monitored accounts, the
+# schedules (django-celery-beat) and the scan history.
+ADMIN_APPS = ("accounts", "django_celery_beat", "posture")
+
+
+def admin_group_permissions_sync(**kwargs) -> None:
+    group, _ = Group.objects.get_or_create(name=ADMIN)
+    group.permissions.add(*Permission.objects.filter(content_type__app_label__in=ADMIN_APPS))

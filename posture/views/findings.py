@@ -8,11 +8,12 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
-from posture.checks.base import CheckDefinition, registry
+from posture.checks.base import Area, CheckDefinition, registry
 from posture.forms import FindingFilterForm
 from posture.models import Finding
 from posture.selectors import findings as finding_selectors
 from posture.views.access import viewer_required
+from posture.views.drilldown import breadcrumbs
 
 FINDINGS_PER_PAGE = 50
 
@@ -46,6 +47,12 @@ def finding_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "definition": definition,
         "thresholds": _thresholds_used(finding, definition),
         "events": finding_selectors.finding_events(finding=finding),
+        "breadcrumbs": breadcrumbs(
+            area=Area(finding.area),
+            check=definition or finding.check_id,
+            account=finding.account,
+            finding=finding,
+        ),
     }
     return render(request, "posture/finding_detail.html", context)
 

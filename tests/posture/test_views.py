@@ -11,10 +11,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from posture.checks.base import Area, Status
-from posture.models import AccountScan, Finding, Scan
+from posture.models import Finding, Scan
 from tests.factories import (
     AccountFactory,
-    AccountScanFactory,
     FindingEventFactory,
     FindingFactory,
     ScanFactory,
@@ -330,71 +329,6 @@ def test_finding_detail_check_missing_from_registry(client, viewer):
     response = client.get(finding.get_absolute_url())
     assert response.status_code == 200
     assert "no longer in this version" in response.content.decode()
-
-
-# Scans.
-def test_scan_list_links_each_scan(client, viewer, scanned):
-    scan, _ = scanned
-    html = client.get(reverse("posture:scan-list")).content.decode()
-    assert f'href="{scan.get_absolute_url()}"' in html
-
-
-def test_scan_detail_shows_account_and_read_errors(client, viewer):
-    scan = ScanFactory(state=Scan.State.PARTIAL)
-    AccountScanFactory(
-        scan=scan,
-        state=AccountScan.State.FAILED,
-        error_code="AccessDenied",
-        error_message="Not authorized to perform sts:AssumeRole",
-    )
-    AccountScanFactory(
-        scan=scan,
-        state=AccountScan.State.PARTIAL,
-        errors=[
-            {
-                "region": "eu-west-1",
-                "key": "ec2.volumes",
-                "operation": "DescribeVolumes",
-                "code": "UnauthorizedOperation",
-                "message": "You are not authorized to perform this operation.",
-            }
-        ],
-    )
-    html = client.get(scan.get_absolute_url()).content.decode()
-    assert "AccessDenied" in html
-    assert "Not authorized to perform sts:AssumeRole" in html
-    assert "eu-west-1" in html
-    assert "DescribeVolumes" in html
-    assert "UnauthorizedOperation" in html
-
-
-def test_scan_detail_shows_result_counts(client, viewer, scanned):
-    scan, _ = scanned
-    response = client.get(scan.get_absolute_url())
-    (account_scan,) = response.context["account_scans"]
-    assert account_scan.counts["FAIL"] == 3
-    assert '<td class="num">3</td>' in response.content.decode()
-
-
-def test_scan_detail_polls_while_running(client, viewer):
-    scan = ScanFactory(state=Scan.State.RUNNING)
-    AccountScanFactory(scan=scan, state=AccountScan.State.RUNNING)
-    html = client.get(scan.get_absolute_url()).content.decode()
-    assert 'hx-trigger="every 5s"' in html
-
-
-def test_scan_detail_htmx_poll_stops_when_finished(client, viewer, scanned):
-    scan, _ = scanned
-    response = client.get(scan.get_absolute_url(), headers={"HX-Request": "true"})
-    assert response.status_code == 286
-    assert "hx-trigger" not in response.content.decode()
-
-
-def test_scan_detail_htmx_poll_continues_while_running(client, viewer):
-    scan = ScanFactory(state=Scan.State.RUNNING)
-    response = client.get(scan.get_absolute_url(), headers={"HX-Request": "true"})
-    assert response.status_code == 200
-    assert response.content.decode().lstrip().startswith('<div id="scan-progress"')
 
 
 # Queries do not grow with rows.

@@ -121,6 +121,15 @@ class TrendChart:
     def right_x(self) -> float:
         return float(self.width - self.padding)
 
+    # Axis labels sit just above the line they name.
+    @property
+    def top_label_y(self) -> float:
+        return self.top_y - 4
+
+    @property
+    def baseline_label_y(self) -> float:
+        return self.baseline_y - 4
+
 
 def trend_chart(points: Sequence[FailingPoint], *, width: int, height: int, padding: int) -> TrendChart:
     """Place each point with a value on a time axis (x) and a failing count axis from 0 (y)."""
@@ -249,7 +258,7 @@ def check_detail(request: HttpRequest, check_id: str) -> HttpResponse:
         "accounts": accounts,
         "accounts_failing": sum(1 for a in accounts if a.counts.failing),
         "totals": totals,
-        "chart": trend_chart(trend, width=960, height=180, padding=12),
+        "chart": trend_chart(trend, width=960, height=180, padding=16),
         "failing": failing,
         "findings_url": f"{reverse('posture:finding-list')}?{findings_query}",
         "breadcrumbs": breadcrumbs(area=area, check=definition),
@@ -314,9 +323,15 @@ def check_account_detail(request: HttpRequest, check_id: str, account_pk: int) -
 
 
 def _status_tabs(path: str, counts: StatusCounts) -> list[dict]:
+    """Return the status filter links in the order the table lists resources: failing first."""
     tabs = [{"value": "", "label": "All", "count": counts.total, "url": _resources_url(path, "")}]
-    for value, label in Status.choices:
+    for status in (Status.FAIL, Status.UNKNOWN, Status.PASS, Status.NOT_APPLICABLE):
         tabs.append(
-            {"value": value, "label": label, "count": counts.of(value), "url": _resources_url(path, value)}
+            {
+                "value": status.value,
+                "label": status.label,
+                "count": counts.of(status),
+                "url": _resources_url(path, status.value),
+            }
         )
     return tabs

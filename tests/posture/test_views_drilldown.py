@@ -442,6 +442,14 @@ def test_check_account_status_filter(client, viewer, drilled):
     assert f'href="{url}?status=PASS" hx-get="{url}?status=PASS"' in response.content.decode()
 
 
+def test_check_account_status_tabs_failing_first(client, viewer, drilled):
+    prod, _, _ = drilled
+    url = reverse("posture:check-account-detail", args=["fake_monitoring_trail", prod.pk])
+    tabs = client.get(url).context["status_tabs"]
+    assert [tab["label"] for tab in tabs] == ["All", "Fail", "Unknown", "Pass", "Not applicable"]
+    assert [tab["count"] for tab in tabs] == [3, 2, 0, 1, 0]
+
+
 def test_check_account_invalid_status_ignored(client, viewer, drilled):
     prod, _, _ = drilled
     url = reverse("posture:check-account-detail", args=["fake_monitoring_trail", prod.pk])

@@ -1,19 +1,33 @@
 """Reads of score snapshots: the per-area and overall scores of scans, aggregated in the database.
 
 The formula itself is in posture/scoring.py; this module applies it to stored ScoreSnapshot rows.
+Every read here is one grouped query whose row count grows with scans (and accounts, for the
+per-account reads), never with resources or findings.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db.models import Avg, Case, F, FloatField, QuerySet, Sum, When
+from django.db.models import Avg, Case, F, FloatField, IntegerField, QuerySet, Sum, Value, When
+from django.db.models.expressions import CombinedExpression
+from django.db.models.functions import Cast, NullIf
 
 from posture.checks.base import Area, registry
 from posture.models import Scan, ScoreSnapshot
 from posture.scoring import area_weights, coverage, overall
+
+# A scan whose coverage is below this percentage is incomplete: its score rests on fewer results
+# than expected (UNKNOWN results, or accounts whose role could not be assumed), so charts mark it.
+COMPLETE_COVERAGE = 95.0
+
+
+def is_incomplete(coverage_percent: float | None) -> bool:
+    """Return True for a coverage under COMPLETE_COVERAGE, or no coverage at all."""
+    return coverage_percent is None or coverage_percent < COMPLETE_COVERAGE
 
 
 @dataclass(frozen=True)
@@ -41,6 +55,41 @@ def _account_score(numerator: str) -> Case:
         default=None,
         output_field=FloatField(),
     )
+
+
+@dataclass(frozen=True)
+class ScoredScan:
+    """A scan that has snapshots with at least one decided result, as the snapshots record it."""
+
+    scan_id: int
+    scanned_at: dt.datetime
+    ruleset_version: str
+
+
+def scored_scans(*, accounts: Iterable[int] | None = None, max_scans: int | None = None) -> list[ScoredScan]:
+    """Return the scans that decided at least one result, newest first (one grouped query).
+
+    Reads snapshots only. A scan that failed for every account (or, with `accounts`, for every
+    account asked for) decided nothing, so it has no score and is left out. Running scans have no
+    snapshots yet.
+    """
+    snapshots: QuerySet[ScoreSnapshot] = ScoreSnapshot.objects.all()
+    if accounts is not None:
+        snapshots = snapshots.filter(account_id__in=list(accounts))
+    rows = (
+        snapshots.values("scan_id", "scanned_at", "ruleset_version")
+        .annotate(decided=Sum("results_decided"))
+        .filter(decided__gt=0)
+        .order_by("-scanned_at", "-scan_id")
+    )
+    if max_scans is not None:
+        rows = rows[:max_scans]
+    return [
+        ScoredScan(
+            scan_id=row["scan_id"], scanned_at=row["scanned_at"], ruleset_version=row["ruleset_version"]
+        )
+        for row in rows
+    ]
 
 
 def scores_by_scan(
@@ -110,3 +159,52 @@ def scan_scores(scan: Scan, *, accounts: Iterable[int] | None = None) -> ScanSco
         raw_overall=None,
         coverage=None,
     )
+
+
+def account_overall_score() -> CombinedExpression:
+    """Return an aggregate: one account's overall score over its snapshot rows of one scan.
+
+    The mean of the account's area scores weighted by the areas' check weights, the same formula
+    as the overall score of a scan. Areas without a score (nothing judged) are left out, and the
+    result is NULL when no area has a score. Use it in a query grouped by account and scan.
+    """
+    weights = {area: weight for area, weight in area_weights(registry()).items() if weight}
+    area_score = 100.0 * F("numerator") / NullIf(F("denominator"), 0.0)
+    weighted_sum = Sum(
+        Case(
+            *[
+                When(area=area, denominator__gt=0, then=Value(float(weight)) * area_score)
+                for area, weight in weights.items()
+            ],
+            default=None,
+            output_field=FloatField(),
+        )
+    )
+    weight_sum = Sum(
+        Case(
+            *[When(area=area, denominator__gt=0, then=Value(weight)) for area, weight in weights.items()],
+            default=None,
+            output_field=IntegerField(),
+        )
+    )
+    return weighted_sum / NullIf(Cast(weight_sum, FloatField()), 0.0)
+
+
+def account_scores_by_scan(
+    scan_ids: Iterable[int], *, accounts: Iterable[int]
+) -> dict[int, dict[int, float | None]]:
+    """Return each account's overall score per scan: {account pk: {scan id: score}} (one query).
+
+    An account missing from a scan has no entry for it. Rows are (account, scan) pairs, so the
+    result grows with accounts times scans and never with resources.
+    """
+    rows = (
+        ScoreSnapshot.objects.filter(scan_id__in=list(scan_ids), account_id__in=list(accounts))
+        .values("account_id", "scan_id")
+        .annotate(score=account_overall_score())
+        .order_by("account_id", "scan_id")
+    )
+    by_account: dict[int, dict[int, float | None]] = defaultdict(dict)
+    for row in rows:
+        by_account[row["account_id"]][row["scan_id"]] = row["score"]
+    return dict(by_account)

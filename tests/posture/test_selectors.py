@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from posture.checks.base import Area, Severity, Status
-from posture.models import Scan
+from posture.models import Finding, Scan
 from posture.scoring import area_weights, overall
 from posture.selectors import findings as finding_selectors
 from posture.selectors import overview as overview_selectors
@@ -122,17 +122,217 @@ def test_score_cards_empty_trend():
     assert overview_selectors.score_cards([]) == []
 
 
-def test_scan_changes_counts_new_failing_and_resolved():
-    account = AccountFactory()
+def test_score_trend_accounts_filter_counts_only_them(three_accounts):
+    _, _, bravo, _ = three_accounts
+    (point,) = overview_selectors.score_trend(accounts=[bravo.pk])
+    assert point.scores.overall == pytest.approx(100.0)
+    assert point.scores.coverage == pytest.approx(100.0)
+
+
+def test_score_trend_skips_scan_failed_for_filtered_accounts():
+    alpha = AccountFactory()
+    bravo = AccountFactory()
     now = timezone.now()
-    finished_scan({account: SOME_FAIL}, scanned_at=now - dt.timedelta(days=1))
-    second = finished_scan(
-        {account: [*ALL_PASS[:2], result("fake_authentication_mfa", Status.FAIL), *ALL_PASS[3:]]},
-        scanned_at=now,
+    first = finished_scan({alpha: ALL_PASS, bravo: ALL_PASS}, scanned_at=now - dt.timedelta(days=1))
+    second = finished_scan({alpha: ALL_PASS, bravo: None}, scanned_at=now)
+    assert [p.scan_id for p in overview_selectors.score_trend(accounts=[bravo.pk])] == [first.pk]
+    assert [p.scan_id for p in overview_selectors.score_trend()] == [first.pk, second.pk]
+
+
+def test_score_trend_empty_account_list_is_empty(three_accounts):
+    assert overview_selectors.score_trend(accounts=[]) == []
+
+
+def test_score_trend_environment_filter():
+    production = AccountFactory(environment="production")
+    staging = AccountFactory(environment="staging")
+    finished_scan({production: ALL_PASS, staging: SOME_FAIL})
+    accounts = overview_selectors.accounts_in_scope(
+        overview_selectors.account_options(), environment="production"
     )
-    first_changes = overview_selectors.scan_changes(scan_id=overview_selectors.score_trend()[0].scan_id)
-    assert first_changes == {"new_failing": 2, "resolved": 0}
-    assert overview_selectors.scan_changes(scan_id=second.pk) == {"new_failing": 0, "resolved": 1}
+    (point,) = overview_selectors.score_trend(accounts=accounts)
+    assert point.scores.overall == pytest.approx(100.0)
+
+
+def test_score_trend_reads_only_snapshots(three_accounts, django_assert_num_queries):
+    with django_assert_num_queries(2) as captured:
+        overview_selectors.score_trend()
+    for query in captured.captured_queries:
+        assert 'FROM "posture_scoresnapshot"' in query["sql"]
+        assert "posture_finding" not in query["sql"]
+        assert "posture_scan" not in query["sql"].replace("posture_scoresnapshot", "")
+
+
+def test_score_trend_carries_ruleset_version(three_accounts):
+    scan, *_ = three_accounts
+    (point,) = overview_selectors.score_trend()
+    assert point.ruleset_version == scan.ruleset_version
+
+
+# Filter by account and environment.
+@pytest.fixture
+def labelled_accounts():
+    """Two production accounts, one staging account and one without a label."""
+    first = AccountFactory(name="prod-a", environment="production")
+    second = AccountFactory(name="prod-b", environment="production")
+    staging = AccountFactory(name="stage", environment="staging")
+    AccountFactory(name="unlabelled", environment="")
+    return overview_selectors.account_options(), first, second, staging
+
+
+def test_accounts_in_scope_none_without_filters(labelled_accounts):
+    options, *_ = labelled_accounts
+    assert overview_selectors.accounts_in_scope(options) is None
+
+
+def test_accounts_in_scope_by_environment(labelled_accounts):
+    options, first, second, _ = labelled_accounts
+    assert overview_selectors.accounts_in_scope(options, environment="production") == [first.pk, second.pk]
+
+
+def test_accounts_in_scope_by_account_id(labelled_accounts):
+    options, _, _, staging = labelled_accounts
+    assert overview_selectors.accounts_in_scope(options, account_id=staging.account_id) == [staging.pk]
+
+
+def test_accounts_in_scope_filters_intersect(labelled_accounts):
+    options, first, _, staging = labelled_accounts
+    both = overview_selectors.accounts_in_scope(
+        options, account_id=first.account_id, environment="production"
+    )
+    assert both == [first.pk]
+    assert (
+        overview_selectors.accounts_in_scope(options, account_id=staging.account_id, environment="production")
+        == []
+    )
+
+
+def test_environments_distinct_sorted_without_blank(labelled_accounts):
+    options, *_ = labelled_accounts
+    assert overview_selectors.environments(options) == ["production", "staging"]
+
+
+def test_account_options_sorted_by_name(labelled_accounts):
+    options, *_ = labelled_accounts
+    assert [option.name for option in options] == ["prod-a", "prod-b", "stage", "unlabelled"]
+
+
+# Score cards.
+def test_score_card_longest_change_prefers_30_days():
+    card = overview_selectors.ScoreCard(
+        label="Overall", score=80.0, raw_score=80.0, coverage=100.0, weight=None, changes={7: 1.0, 30: -4.0}
+    )
+    assert card.longest_change == overview_selectors.Change(days=30, points=-4.0)
+
+
+def test_score_card_longest_change_none_without_history():
+    card = overview_selectors.ScoreCard(
+        label="Overall", score=80.0, raw_score=80.0, coverage=100.0, weight=None, changes={7: None, 30: None}
+    )
+    assert card.longest_change is None
+
+
+@pytest.mark.parametrize(
+    ("points", "direction"), [(2.0, "up"), (-2.0, "down"), (0.04, "flat"), (-0.04, "flat"), (None, "none")]
+)
+def test_change_direction(points, direction):
+    assert overview_selectors.Change(days=7, points=points).direction == direction
+
+
+@pytest.mark.parametrize(
+    ("coverage", "incomplete"), [(100.0, False), (95.0, False), (94.9, True), (None, True)]
+)
+def test_score_card_incomplete_under_95_percent(coverage, incomplete):
+    card = overview_selectors.ScoreCard(
+        label="Overall", score=80.0, raw_score=80.0, coverage=coverage, weight=None, changes={}
+    )
+    assert card.incomplete is incomplete
+
+
+def test_worst_area_card_lowest_score(three_accounts):
+    cards = overview_selectors.score_cards(overview_selectors.score_trend())
+    worst = overview_selectors.worst_area_card(cards)
+    assert worst.area == Area.AUTHENTICATION.value
+    assert worst.score == pytest.approx(50.0)
+
+
+# Changes of the latest scan.
+@pytest.fixture
+def three_scans():
+    """alarm and MFA fail, then both pass, then the alarm fails again."""
+    account = AccountFactory(name="ops")
+    now = timezone.now()
+    first = finished_scan({account: SOME_FAIL}, scanned_at=now - dt.timedelta(days=2))
+    second = finished_scan({account: ALL_PASS}, scanned_at=now - dt.timedelta(days=1))
+    third = finished_scan({account: [*SOME_FAIL[:2], *ALL_PASS[2:]]}, scanned_at=now)
+    return first, second, third
+
+
+def events_by_key(scan: Scan, **kwargs) -> dict[str, overview_selectors.EventGroup]:
+    return {group.key: group for group in overview_selectors.scan_events(scan_id=scan.pk, **kwargs)}
+
+
+def test_scan_events_new_counts_only_failing(three_scans):
+    first, _, _ = three_scans
+    groups = events_by_key(first)
+    assert groups["new"].count == 2
+    assert groups["resolved"].count == 0
+    assert groups["reopened"].count == 0
+
+
+def test_scan_events_new_most_severe_first(three_scans):
+    first, _, _ = three_scans
+    rows = events_by_key(first)["new"].rows
+    assert [row.check_id for row in rows] == ["fake_authentication_mfa", "fake_monitoring_alarm"]
+    assert rows[0].check_title == "Title of fake_authentication_mfa"
+    assert rows[0].account_name == "ops"
+
+
+def test_scan_events_resolved(three_scans):
+    _, second, _ = three_scans
+    groups = events_by_key(second)
+    assert groups["resolved"].count == 2
+    assert groups["new"].count == 0
+
+
+def test_scan_events_reopened(three_scans):
+    _, _, third = three_scans
+    reopened = events_by_key(third)["reopened"]
+    assert reopened.count == 1
+    assert [row.check_id for row in reopened.rows] == ["fake_monitoring_alarm"]
+
+
+def test_scan_events_rows_link_to_findings(three_scans):
+    _, _, third = three_scans
+    (row,) = events_by_key(third)["reopened"].rows
+    finding = Finding.objects.get(check_id="fake_monitoring_alarm")
+    assert row.finding_pk == finding.pk
+
+
+def test_scan_events_capped_with_full_count():
+    failing = [
+        result("fake_access_ports", Status.FAIL, resource_id=f"arn:aws:ec2:us-east-1:1:security-group/sg-{n}")
+        for n in range(5)
+    ]
+    scan = finished_scan({AccountFactory(): failing})
+    new = events_by_key(scan, limit=2)["new"]
+    assert new.count == 5
+    assert len(new.rows) == 2
+
+
+def test_scan_events_accounts_filter():
+    included = AccountFactory(name="included")
+    other = AccountFactory(name="other")
+    scan = finished_scan({included: SOME_FAIL, other: SOME_FAIL})
+    new = events_by_key(scan, accounts=[included.pk])["new"]
+    assert new.count == 2
+    assert {row.account_name for row in new.rows} == {"included"}
+
+
+def test_scan_events_one_query(three_scans, django_assert_num_queries):
+    first, _, _ = three_scans
+    with django_assert_num_queries(1):
+        overview_selectors.scan_events(scan_id=first.pk)
 
 
 def test_account_ranking_worst_first_unscored_on_top(three_accounts):
@@ -176,6 +376,56 @@ def test_account_ranking_unknown_left_out_and_lowers_coverage():
     monitoring = row.areas[list(Area).index(Area.MONITORING)]
     assert monitoring.score == pytest.approx(100.0)
     assert monitoring.coverage == pytest.approx(50.0)
+
+
+def test_account_ranking_accounts_filter(three_accounts):
+    scan, alpha, bravo, _ = three_accounts
+    rows = overview_selectors.account_ranking(scan_id=scan.pk, accounts=[alpha.pk, bravo.pk])
+    assert [row["account__name"] for row in rows] == ["alpha", "bravo"]
+
+
+# Sparklines.
+@pytest.fixture
+def two_scans_one_new_account():
+    """alpha scores 55 then 100; bravo is only in the second scan."""
+    alpha = AccountFactory(name="alpha")
+    bravo = AccountFactory(name="bravo")
+    now = timezone.now()
+    finished_scan({alpha: SOME_FAIL}, scanned_at=now - dt.timedelta(days=1))
+    finished_scan({alpha: ALL_PASS, bravo: ALL_PASS}, scanned_at=now)
+    return alpha, bravo
+
+
+def test_account_histories_follow_trend(two_scans_one_new_account):
+    alpha, _ = two_scans_one_new_account
+    histories = overview_selectors.account_histories(
+        account_pks=[alpha.pk], trend=overview_selectors.score_trend()
+    )
+    assert histories[alpha.pk] == pytest.approx([55.0, 100.0])
+
+
+def test_account_histories_none_where_account_missing(two_scans_one_new_account):
+    _, bravo = two_scans_one_new_account
+    history = overview_selectors.account_histories(
+        account_pks=[bravo.pk], trend=overview_selectors.score_trend()
+    )[bravo.pk]
+    assert history[0] is None
+    assert history[1] == pytest.approx(100.0)
+
+
+def test_account_histories_latest_scans_only(two_scans_one_new_account):
+    alpha, _ = two_scans_one_new_account
+    histories = overview_selectors.account_histories(
+        account_pks=[alpha.pk], trend=overview_selectors.score_trend(), scans=1
+    )
+    assert histories[alpha.pk] == pytest.approx([100.0])
+
+
+def test_account_histories_one_query(two_scans_one_new_account, django_assert_num_queries):
+    alpha, bravo = two_scans_one_new_account
+    trend = overview_selectors.score_trend()
+    with django_assert_num_queries(1):
+        overview_selectors.account_histories(account_pks=[alpha.pk, bravo.pk], trend=trend)
 
 
 def test_scan_notes_distinct_from_scored_scans():

@@ -6,7 +6,6 @@ import re
 from html.parser import HTMLParser
 
 import pytest
-from django.contrib.staticfiles import finders
 from django.urls import reverse
 from django.utils import timezone
 
@@ -16,7 +15,6 @@ from tests.factories import (
     AccountFactory,
     FindingEventFactory,
     FindingFactory,
-    ScanFactory,
     UserFactory,
     finished_scan,
     install_fake_checks,
@@ -35,7 +33,7 @@ CHECK_IDS = (
 )
 # Enough rows that a query per row would break the query limits below.
 MANY_ACCOUNTS = 10
-# The overview needs 11 queries, and a query per row would exceed this by far.
+# The overview needs 12 queries, and a query per row would exceed this by far.
 MAX_QUERIES = 12
 
 
@@ -92,12 +90,6 @@ def scripts_of(html: str) -> list[dict[str, str | None]]:
     parser = ScriptCollector()
     parser.feed(html)
     return parser.scripts
-
-
-def trend_figure(html: str) -> dict:
-    match = re.search(r'<script id="trend-data" type="application/json">(.*?)</script>', html, re.S)
-    assert match, "the overview has no trend-data element"
-    return json.loads(match.group(1))
 
 
 # Access.
@@ -185,64 +177,6 @@ def test_login_page_renders(client):
     response = client.get(reverse("login"))
     assert response.status_code == 200
     assert b'name="password"' in response.content
-
-
-# Overview.
-def test_overview_empty_state_explains_first_scan(client, viewer):
-    html = client.get(reverse("posture:overview")).content.decode()
-    assert "No scores yet" in html
-    assert "manage.py scan" in html
-    assert 'id="trend-data"' not in html
-
-
-def test_overview_empty_state_shows_running_scan(client, viewer):
-    scan = ScanFactory(state=Scan.State.RUNNING)
-    html = client.get(reverse("posture:overview")).content.decode()
-    assert scan.get_absolute_url() in html
-
-
-def test_overview_chart_one_trace_per_area_and_overall(client, viewer, scanned):
-    figure = trend_figure(client.get(reverse("posture:overview")).content.decode())
-    names = [trace["name"] for trace in figure["data"]]
-    assert names == ["Overall", *[area.label for area in Area]]
-
-
-def test_overview_chart_x_is_scan_time(client, viewer):
-    account = AccountFactory()
-    when = timezone.now() - dt.timedelta(days=3)
-    finished_scan({account: account_results(0)}, scanned_at=when)
-    finished_scan({account: account_results(1)})
-    figure = trend_figure(client.get(reverse("posture:overview")).content.decode())
-    assert len(figure["data"][0]["x"]) == 2
-    assert figure["data"][0]["x"][0] == when.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def test_overview_loads_plotly_from_static(client, viewer, scanned):
-    html = client.get(reverse("posture:overview")).content.decode()
-    assert any((s.get("src") or "").endswith("vendor/plotly.min.js") for s in scripts_of(html))
-    assert finders.find("vendor/plotly.min.js")
-
-
-def test_overview_shows_scan_notes(client, viewer):
-    finished_scan({AccountFactory(): account_results(0)}, note="Demo data: scan dates are simulated.")
-    html = client.get(reverse("posture:overview")).content.decode()
-    assert "Demo data: scan dates are simulated." in html
-
-
-def test_overview_ranks_accounts_worst_first(client, viewer):
-    worse = AccountFactory(name="worse-account")
-    better = AccountFactory(name="better-account")
-    all_pass = [result(check_id) for check_id in CHECK_IDS]
-    finished_scan({worse: account_results(1), better: all_pass})
-    html = client.get(reverse("posture:overview")).content.decode()
-    assert html.index("worse-account") < html.index("better-account")
-
-
-def test_overview_explains_formula_with_weights(client, viewer):
-    html = client.get(reverse("posture:overview")).content.decode()
-    assert "critical 8" in html
-    # Fake checks: authentication has one critical check, so weight 8.
-    assert "Secure authentication 8" in html
 
 
 # Findings.

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from posture import exports
 from posture.checks.base import Area, CheckDefinition, registry
 from posture.forms import FindingFilterForm
+from posture.keyset import InvalidCursor
 from posture.models import Finding
 from posture.selectors import findings as finding_selectors
 from posture.views.access import viewer_required
 from posture.views.drilldown import breadcrumbs
 
 FINDINGS_PER_PAGE = 50
+# Counting stops after this many matches, so every page reads a bounded number of rows to count.
+MATCH_COUNT_CAP = 10_000
 
 
 @login_required
@@ -24,15 +28,65 @@ FINDINGS_PER_PAGE = 50
 def finding_list(request: HttpRequest) -> HttpResponse:
     form = FindingFilterForm(request.GET)
     findings = finding_selectors.finding_list(**form.filters())
-    page = Paginator(findings, FINDINGS_PER_PAGE).get_page(request.GET.get("page"))
+    sort = form.sort_order()
+    notices = form.ignored_messages()
+    try:
+        page = finding_selectors.finding_page(
+            findings,
+            sort=sort,
+            size=FINDINGS_PER_PAGE,
+            after=request.GET.get("after", ""),
+            before=request.GET.get("before", ""),
+        )
+    except InvalidCursor as exc:
+        notices.append(str(exc))
+        page = finding_selectors.finding_page(findings, sort=sort, size=FINDINGS_PER_PAGE)
     context = {
         "form": form,
         "page": page,
+        "sort": sort,
+        "sort_is_default": sort == finding_selectors.DEFAULT_SORT,
+        "sort_headers": _sort_headers(sort),
+        "matching": finding_selectors.finding_count(findings, cap=MATCH_COUNT_CAP),
+        "notices": notices,
+        "filter_query": _filter_query(request),
         "check_titles": {check_id: d.title for check_id, d in registry().items()},
     }
-    if request.htmx:
+    # A history restore request (back button with nothing cached) replaces the whole body.
+    if request.htmx and not request.htmx.history_restore_request:
         return render(request, "posture/finding_list.html#finding-table", context)
     return render(request, "posture/finding_list.html", context)
+
+
+def _sort_headers(sort: str) -> dict[str, dict[str, str]]:
+    """Return per sortable column its label, its aria-sort state and the sort its header link applies.
+
+    The link of the current column reverses its direction. Any other column starts in its own
+    first direction, which is worst or newest first for status, severity and dates.
+    """
+    current, descending = sort.removeprefix("-"), sort.startswith("-")
+    headers = {}
+    for name, column in finding_selectors.FINDING_SORTS.items():
+        if name == current:
+            state = "descending" if descending else "ascending"
+            link_descending = not descending
+        else:
+            state = "none"
+            link_descending = column.descending_first
+        headers[name] = {
+            "label": column.label,
+            "state": state,
+            "sort": f"-{name}" if link_descending else name,
+        }
+    return headers
+
+
+def _filter_query(request: HttpRequest) -> str:
+    """Return the query string of the filters and sort, without the page cursor."""
+    query = request.GET.copy()
+    query.pop("after", None)
+    query.pop("before", None)
+    return query.urlencode()
 
 
 @login_required
@@ -74,16 +128,37 @@ def _thresholds_used(finding: Finding, definition: CheckDefinition | None) -> li
     return rows
 
 
-# TODO: the exports are not written yet; they answer 404 until then.
 @login_required
 @require_GET
 @viewer_required
-def finding_export_csv(request: HttpRequest) -> HttpResponse:
-    raise Http404("Not written yet.")
+def finding_export_csv(request: HttpRequest) -> StreamingHttpResponse:
+    return _finding_export(request, extension="csv", content_type="text/csv; charset=utf-8")
 
 
 @login_required
 @require_GET
 @viewer_required
-def finding_export_json(request: HttpRequest) -> HttpResponse:
-    raise Http404("Not written yet.")
+def finding_export_json(request: HttpRequest) -> StreamingHttpResponse:
+    return _finding_export(request, extension="json", content_type="application/json")
+
+
+def _finding_export(request: HttpRequest, *, extension: str, content_type: str) -> StreamingHttpResponse:
+    """Stream every finding that the list shows for the same query string, in the same order.
+
+    The filters and sort are read as the list reads them (an invalid filter is ignored there and
+    here alike), and the page cursor is ignored because the export contains every page.
+    """
+    form = FindingFilterForm(request.GET)
+    findings = finding_selectors.finding_list(**form.filters())
+    rows = finding_selectors.finding_export_rows(findings, sort=form.sort_order())
+    records = exports.finding_records(
+        rows,
+        check_titles={check_id: d.title for check_id, d in registry().items()},
+        finding_url=exports.finding_url_maker(request),
+    )
+    chunks = exports.csv_chunks(records) if extension == "csv" else exports.json_chunks(records)
+    response = StreamingHttpResponse(chunks, content_type=content_type)
+    filename = exports.export_filename(extension, now=timezone.now())
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "private, no-store"
+    return response

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "accounts",
     "posture",
+    "triage",
     # The demo's simulated AWS accounts; its command needs the development requirements (moto).
     "sandbox",
 ]

@@ -110,7 +110,19 @@ class Finding(models.Model):
 
     Identity is (account, region, check id, resource id), the same whether the result passes or
     fails, so history and triage carry across scans.
+
+    `status` is what the latest scan saw; `triage_state` is what people (and the scanner, when a
+    result passes or fails again) decided about it. `exception` is the valid exception that covers
+    the finding, kept current by the scans and by the exception services in triage/.
     """
+
+    class TriageState(models.TextChoices):
+        OPEN = "open", "Open"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged"
+        IN_PROGRESS = "in_progress", "In progress"
+        RISK_ACCEPTED = "risk_accepted", "Risk accepted"
+        FALSE_POSITIVE = "false_positive", "False positive"
+        RESOLVED = "resolved", "Resolved"
 
     account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="findings")
     region = models.CharField(max_length=30)
@@ -130,6 +142,27 @@ class Finding(models.Model):
     last_scan = models.ForeignKey(Scan, on_delete=models.SET_NULL, null=True, related_name="+")
     # False once a scan of the account no longer lists the resource (deleted or out of scope).
     is_current = models.BooleanField(default=True)
+    # The resource's AWS tags ({key: value}), from the evidence's Tags or TagList when it has them.
+    tags = models.JSONField(default=dict, blank=True)
+    triage_state = models.CharField(
+        max_length=20, choices=TriageState.choices, default=TriageState.OPEN, db_index=True
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_findings",
+    )
+    # Cleared with an event by the triage services before an exception is deleted; SET_NULL is
+    # only the fallback for a deletion that bypasses them.
+    exception = models.ForeignKey(
+        "triage.FindingException",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="covered_findings",
+    )
 
     class Meta:
         constraints = [
@@ -160,12 +193,24 @@ class FindingEvent(models.Model):
         REOPENED = "reopened", "Reopened"
         STATUS_CHANGED = "status_changed", "Status changed"
         GONE = "gone", "No longer listed"
+        STATE_CHANGED = "state_changed", "Triage state changed"
+        ASSIGNED = "assigned", "Assigned"
+        COMMENTED = "commented", "Commented"
+        EXCEPTION_APPLIED = "exception_applied", "Exception applied"
+        EXCEPTION_EXPIRED = "exception_expired", "Exception expired"
+        EXCEPTION_REMOVED = "exception_removed", "Exception removed"
 
     finding = models.ForeignKey(Finding, on_delete=models.CASCADE, related_name="events")
     scan = models.ForeignKey(Scan, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     kind = models.CharField(max_length=30, choices=Kind.choices)
     old_status = models.CharField(max_length=20, choices=Status.choices, blank=True)
     new_status = models.CharField(max_length=20, choices=Status.choices, blank=True)
+    # The field that changed ("status", "triage_state", "assignee", "exception"), with its old and
+    # new value as text such as a user name or an exception id. All three are empty for a comment.
+    field = models.CharField(max_length=30, blank=True)
+    old_value = models.CharField(max_length=200, blank=True)
+    new_value = models.CharField(max_length=200, blank=True)
+    # None for changes made by the scanner or the expiry task.
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -202,6 +247,13 @@ class ScoreSnapshot(models.Model):
     failed = models.PositiveIntegerField(default=0)
     unknown = models.PositiveIntegerField(default=0)
     not_applicable = models.PositiveIntegerField(default=0)
+    # What the scores owe to exceptions that expire: [{"check_id", "expires_at" (ISO 8601),
+    # "numerator", "raw_numerator", "denominator"}], each entry the change to this row's values once
+    # every exception of that check expiring by then has lapsed (posture.scoring.exception_lapses).
+    # The read path (posture/scores.py) applies the entries whose time has passed.
+    exception_lapses = models.JSONField(default=list, blank=True)
+    # The earliest expires_at in exception_lapses, so reads find the rows to adjust with one filter.
+    exceptions_expire_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -12,12 +12,14 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db.models import Avg, Case, F, FloatField, IntegerField, QuerySet, Sum, Value, When
+from django.db.models import Avg, Case, Count, F, FloatField, IntegerField, Q, QuerySet, Sum, Value, When
 from django.db.models.expressions import CombinedExpression
 from django.db.models.functions import Cast, NullIf
+from django.utils import timezone
 
 from posture.checks.base import Area, registry
 from posture.models import Scan, ScoreSnapshot
+from posture.score_lapses import area_scores_lapsed
 from posture.scoring import area_weights, coverage, overall
 
 # A scan whose coverage is below this percentage is incomplete: its score rests on fewer results
@@ -93,13 +95,17 @@ def scored_scans(*, accounts: Iterable[int] | None = None, max_scans: int | None
 
 
 def scores_by_scan(
-    scan_ids: Iterable[int], *, accounts: Iterable[int] | None = None
+    scan_ids: Iterable[int], *, accounts: Iterable[int] | None = None, now: dt.datetime | None = None
 ) -> dict[int, ScanScores]:
     """Return the scores of each scan, optionally restricted to some account primary keys.
 
     One grouped query: per (scan, area) the mean over accounts of each account's score, and the
-    summed counts for coverage.
+    summed counts for coverage. A snapshot that is still its account's latest loses what it owed
+    to exceptions expired by `now` (default: the current time); see posture/score_lapses.py.
     """
+    scan_ids = list(scan_ids)
+    accounts = None if accounts is None else list(accounts)
+    now = now or timezone.now()
     snapshots: QuerySet[ScoreSnapshot] = ScoreSnapshot.objects.filter(scan_id__in=list(scan_ids))
     if accounts is not None:
         snapshots = snapshots.filter(account_id__in=list(accounts))
@@ -110,6 +116,8 @@ def scores_by_scan(
             raw_score=Avg(_account_score("raw_numerator")),
             decided=Sum("results_decided"),
             expected=Sum("results_expected"),
+            # Snapshots owing something to an exception expired by now: rare, read again below.
+            lapsing=Count("pk", filter=Q(exceptions_expire_at__lte=now)),
         )
         .order_by("scan_id", "area")
     )
@@ -117,6 +125,8 @@ def scores_by_scan(
     grouped: dict[int, dict[str, dict]] = defaultdict(dict)
     for row in rows:
         grouped[row["scan_id"]][row["area"]] = row
+    if any(row["lapsing"] for by_area in grouped.values() for row in by_area.values()):
+        area_scores_lapsed(grouped, scan_ids, accounts=accounts, now=now)
 
     result = {}
     for scan_id, by_area in grouped.items():

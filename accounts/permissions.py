@@ -11,8 +11,8 @@ from django.contrib.auth.models import Group, Permission
 from accounts.roles import ADMIN
 
 # Apps whose objects the admin role manages in the Django admin: monitored accounts, the
-# schedules (django-celery-beat) and the scan history.
-ADMIN_APPS = ("accounts", "django_celery_beat", "posture")
+# schedules (django-celery-beat), the scan history and the exceptions.
+ADMIN_APPS = ("accounts", "django_celery_beat", "posture", "triage")
 
 
 def admin_group_permissions_sync(**kwargs) -> None:

@@ -68,7 +68,17 @@ class FindingAdmin(admin.ModelAdmin):
     list_select_related = ("account",)
     search_fields = ("check_id", "resource_id", "account__account_id", "account__name")
     raw_id_fields = ("account", "last_scan")
-    readonly_fields = ("first_seen_at", "last_seen_at", "status_changed_at", "evidence", "thresholds")
+    # Triage fields change only through the triage services, which write the events.
+    readonly_fields = (
+        "first_seen_at",
+        "last_seen_at",
+        "status_changed_at",
+        "evidence",
+        "thresholds",
+        "triage_state",
+        "assignee",
+        "exception",
+    )
     inlines = [FindingEventInline]
 
 

@@ -13,6 +13,25 @@ from django.urls import reverse
 
 from posture.checks.base import Area, Severity, Status
 
+# The findings list orders current findings by these ranks, worst first (they are
+# posture.selectors.findings.STATUS_RANK and SEVERITY_RANK). The "finding_current_rank" index
+# serves that order only while both expressions stay identical to the selector's.
+FINDING_STATUS_RANK = models.Case(
+    models.When(status=Status.FAIL, then=models.Value(3)),
+    models.When(status=Status.UNKNOWN, then=models.Value(2)),
+    models.When(status=Status.PASS, then=models.Value(1)),
+    default=models.Value(0),
+    output_field=models.IntegerField(),
+)
+FINDING_SEVERITY_RANK = models.Case(
+    models.When(severity=Severity.CRITICAL, then=models.Value(4)),
+    models.When(severity=Severity.HIGH, then=models.Value(3)),
+    models.When(severity=Severity.MEDIUM, then=models.Value(2)),
+    models.When(severity=Severity.LOW, then=models.Value(1)),
+    default=models.Value(0),
+    output_field=models.IntegerField(),
+)
+
 
 class Scan(models.Model):
     class Trigger(models.TextChoices):
@@ -176,6 +195,28 @@ class Finding(models.Model):
             models.Index(fields=["check_id", "status"]),
             models.Index(fields=["area", "status"]),
             models.Index(fields=["account", "status"]),
+            # The pages read current findings only, so these indexes leave out the rest. The first
+            # gives the findings list its default order without sorting every current finding. The
+            # two covering ones let the area and check pages count by index-only scans.
+            models.Index(
+                FINDING_STATUS_RANK,
+                FINDING_SEVERITY_RANK,
+                models.F("id"),
+                name="finding_current_rank",
+                condition=models.Q(is_current=True),
+            ),
+            models.Index(
+                fields=["area", "check_id", "status", "account"],
+                include=["id"],
+                name="finding_current_area",
+                condition=models.Q(is_current=True),
+            ),
+            models.Index(
+                fields=["check_id", "account", "status"],
+                include=["id", "last_seen_at"],
+                name="finding_current_check",
+                condition=models.Q(is_current=True),
+            ),
         ]
         ordering = ["-status_changed_at", "-id"]
 
@@ -259,7 +300,16 @@ class ScoreSnapshot(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["scan", "account", "area"], name="snapshot_unique"),
         ]
-        indexes = [models.Index(fields=["scanned_at", "area"])]
+        indexes = [
+            models.Index(fields=["scanned_at", "area"]),
+            # Covers the overview's list of scored scans, newest first, which reads the snapshots of
+            # every scan (an index-only scan instead of reading the table).
+            models.Index(
+                fields=["scanned_at", "scan", "ruleset_version"],
+                include=["results_decided"],
+                name="snapshot_scored_scans",
+            ),
+        ]
         ordering = ["scanned_at", "area"]
 
     def __str__(self) -> str:
@@ -281,7 +331,13 @@ class CheckCount(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["scan", "account", "check_id"], name="check_count_unique"),
         ]
-        indexes = [models.Index(fields=["check_id", "scan"])]
+        indexes = [
+            models.Index(fields=["check_id", "scan"]),
+            # Covers the failing-resources trends of the area and check pages (index-only scans).
+            models.Index(
+                fields=["check_id", "scan"], include=["account", "failed"], name="check_count_trend"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.check_id} of {self.account_id} in scan {self.scan_id}"

@@ -61,6 +61,9 @@ class Scan(models.Model):
     # in the past so its chart reads like weeks of use (and `note` says so).
     scanned_at = models.DateTimeField(db_index=True)
     note = models.CharField(max_length=200, blank=True)
+    # False for a scan of chosen accounts. Such a scan says nothing of the others, so the combined
+    # scores and trend of all accounts skip it; the views of its own accounts include it.
+    all_accounts = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -279,6 +282,9 @@ class ScoreSnapshot(models.Model):
     area = models.CharField(max_length=30, choices=Area.choices)
     scanned_at = models.DateTimeField()
     ruleset_version = models.CharField(max_length=40)
+    # Copied from the scan, so the trend of all accounts can skip scans of chosen accounts while
+    # reading snapshots only.
+    all_accounts = models.BooleanField(default=True)
     numerator = models.FloatField()
     raw_numerator = models.FloatField()
     denominator = models.FloatField()

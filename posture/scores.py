@@ -76,14 +76,22 @@ def scored_scans(*, accounts: Iterable[int] | None = None, max_scans: int | None
     snapshots yet.
     """
     snapshots: QuerySet[ScoreSnapshot] = ScoreSnapshot.objects.all()
-    if accounts is not None:
-        snapshots = snapshots.filter(account_id__in=list(accounts))
+    if accounts is None:
+        # A scan of chosen accounts would stand for all of them; only scans of every account count.
+        snapshots = snapshots.filter(all_accounts=True)
+    else:
+        accounts = list(accounts)
+        snapshots = snapshots.filter(account_id__in=accounts)
     rows = (
-        snapshots.values("scan_id", "scanned_at", "ruleset_version")
-        .annotate(decided=Sum("results_decided"))
+        snapshots.values("scan_id", "scanned_at", "ruleset_version", "all_accounts")
+        .annotate(decided=Sum("results_decided"), account_count=Count("account_id", distinct=True))
         .filter(decided__gt=0)
         .order_by("-scanned_at", "-scan_id")
     )
+    if accounts is not None:
+        # A scan of some of the selected accounts counts only if it scanned all of them, or every
+        # account there was.
+        rows = rows.filter(Q(all_accounts=True) | Q(account_count=len(set(accounts))))
     if max_scans is not None:
         rows = rows[:max_scans]
     return [

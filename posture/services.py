@@ -61,6 +61,7 @@ def scan_start(
     """
     from posture.tasks import scan_account
 
+    all_accounts = accounts is None
     accounts = list(accounts if accounts is not None else Account.objects.enabled())
     if not accounts:
         raise NoAccountsToScan("There is no enabled account to scan. Register an account first.")
@@ -73,6 +74,7 @@ def scan_start(
             thresholds=thresholds,
             scanned_at=scanned_at or timezone.now(),
             note=note,
+            all_accounts=all_accounts,
         )
         account_scans = AccountScan.objects.bulk_create(
             [AccountScan(scan=scan, account=account) for account in accounts]
@@ -475,6 +477,7 @@ def snapshots_write(scan: Scan) -> None:
                         area=area,
                         scanned_at=scan.scanned_at,
                         ruleset_version=scan.ruleset_version,
+                        all_accounts=scan.all_accounts,
                         numerator=0,
                         raw_numerator=0,
                         denominator=0,
@@ -494,6 +497,7 @@ def snapshots_write(scan: Scan) -> None:
                     area=area,
                     scanned_at=scan.scanned_at,
                     ruleset_version=scan.ruleset_version,
+                    all_accounts=scan.all_accounts,
                     numerator=tally.numerator,
                     raw_numerator=tally.raw_numerator,
                     denominator=tally.denominator,

@@ -4,30 +4,64 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('posture', '0004_finding_triage'),
+        ("posture", "0004_finding_triage"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='checkcount',
-            index=models.Index(fields=['check_id', 'scan'], include=('account', 'failed'), name='check_count_trend'),
+            model_name="checkcount",
+            index=models.Index(
+                fields=["check_id", "scan"], include=("account", "failed"), name="check_count_trend"
+            ),
         ),
         migrations.AddIndex(
-            model_name='finding',
-            index=models.Index(models.Case(models.When(status='FAIL', then=models.Value(3)), models.When(status='UNKNOWN', then=models.Value(2)), models.When(status='PASS', then=models.Value(1)), default=models.Value(0), output_field=models.IntegerField()), models.Case(models.When(severity='critical', then=models.Value(4)), models.When(severity='high', then=models.Value(3)), models.When(severity='medium', then=models.Value(2)), models.When(severity='low', then=models.Value(1)), default=models.Value(0), output_field=models.IntegerField()), models.F('id'), condition=models.Q(('is_current', True)), name='finding_current_rank'),
+            model_name="finding",
+            index=models.Index(
+                models.Case(
+                    models.When(status="FAIL", then=models.Value(3)),
+                    models.When(status="UNKNOWN", then=models.Value(2)),
+                    models.When(status="PASS", then=models.Value(1)),
+                    default=models.Value(0),
+                    output_field=models.IntegerField(),
+                ),
+                models.Case(
+                    models.When(severity="critical", then=models.Value(4)),
+                    models.When(severity="high", then=models.Value(3)),
+                    models.When(severity="medium", then=models.Value(2)),
+                    models.When(severity="low", then=models.Value(1)),
+                    default=models.Value(0),
+                    output_field=models.IntegerField(),
+                ),
+                models.F("id"),
+                condition=models.Q(("is_current", True)),
+                name="finding_current_rank",
+            ),
         ),
         migrations.AddIndex(
-            model_name='finding',
-            index=models.Index(condition=models.Q(('is_current', True)), fields=['area', 'check_id', 'status', 'account'], include=('id',), name='finding_current_area'),
+            model_name="finding",
+            index=models.Index(
+                condition=models.Q(("is_current", True)),
+                fields=["area", "check_id", "status", "account"],
+                include=("id",),
+                name="finding_current_area",
+            ),
         ),
         migrations.AddIndex(
-            model_name='finding',
-            index=models.Index(condition=models.Q(('is_current', True)), fields=['check_id', 'account', 'status'], include=('id', 'last_seen_at'), name='finding_current_check'),
+            model_name="finding",
+            index=models.Index(
+                condition=models.Q(("is_current", True)),
+                fields=["check_id", "account", "status"],
+                include=("id", "last_seen_at"),
+                name="finding_current_check",
+            ),
         ),
         migrations.AddIndex(
-            model_name='scoresnapshot',
-            index=models.Index(fields=['scanned_at', 'scan', 'ruleset_version'], include=('results_decided',), name='snapshot_scored_scans'),
+            model_name="scoresnapshot",
+            index=models.Index(
+                fields=["scanned_at", "scan", "ruleset_version"],
+                include=("results_decided",),
+                name="snapshot_scored_scans",
+            ),
         ),
     ]

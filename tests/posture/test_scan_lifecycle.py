@@ -194,3 +194,13 @@ def test_scan_command_rejects_bad_account_id():
 def test_scan_command_rejects_unregistered_account():
     with pytest.raises(CommandError, match="not registered: 999999999999"):
         call_command("scan", "--account", "999999999999")
+
+
+def test_scan_of_chosen_accounts_marked(mock_aws_env, django_capture_on_commit_callbacks):
+    prod = register(PROD, "prod")
+    register(STAGING, "staging")
+    chosen = run_scan(django_capture_on_commit_callbacks, accounts=[prod])
+    everyone = run_scan(django_capture_on_commit_callbacks)
+    assert chosen.all_accounts is False
+    assert set(ScoreSnapshot.objects.filter(scan=chosen).values_list("all_accounts", flat=True)) == {False}
+    assert everyone.all_accounts is True

@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from posture.checks.base import Area, Severity, Status
-from posture.models import Finding, Scan
+from posture.models import Finding, Scan, ScoreSnapshot
 from posture.scoring import area_weights, overall
 from posture.selectors import findings as finding_selectors
 from posture.selectors import overview as overview_selectors
@@ -137,6 +137,22 @@ def test_score_trend_skips_scan_failed_for_filtered_accounts():
     second = finished_scan({alpha: ALL_PASS, bravo: None}, scanned_at=now)
     assert [p.scan_id for p in overview_selectors.score_trend(accounts=[bravo.pk])] == [first.pk]
     assert [p.scan_id for p in overview_selectors.score_trend()] == [first.pk, second.pk]
+
+
+def test_score_trend_all_accounts_skips_single_account_scan():
+    alpha = AccountFactory()
+    bravo = AccountFactory()
+    now = timezone.now()
+    full = finished_scan({alpha: ALL_PASS, bravo: ALL_PASS}, scanned_at=now - dt.timedelta(days=1))
+    single = finished_scan({alpha: SOME_FAIL}, scanned_at=now)
+    # As scan_start stores a scan of chosen accounts, and snapshots_write copies it.
+    Scan.objects.filter(pk=single.pk).update(all_accounts=False)
+    ScoreSnapshot.objects.filter(scan=single).update(all_accounts=False)
+
+    assert [p.scan_id for p in overview_selectors.score_trend()] == [full.pk]
+    assert [p.scan_id for p in overview_selectors.score_trend(accounts=[alpha.pk])] == [full.pk, single.pk]
+    both = [alpha.pk, bravo.pk]
+    assert [p.scan_id for p in overview_selectors.score_trend(accounts=both)] == [full.pk]
 
 
 def test_score_trend_empty_account_list_is_empty(three_accounts):

@@ -61,8 +61,8 @@ class Scan(models.Model):
     # in the past so its chart reads like weeks of use (and `note` says so).
     scanned_at = models.DateTimeField(db_index=True)
     note = models.CharField(max_length=200, blank=True)
-    # False for a scan of chosen accounts. Such a scan says nothing of the others, so the combined
-    # scores and trend of all accounts skip it; the views of its own accounts include it.
+    # False for a scan that left out some enabled account. Such a scan says nothing of the others,
+    # so the combined scores and trend of all accounts skip it; the views of its accounts include it.
     all_accounts = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)

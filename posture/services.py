@@ -61,8 +61,10 @@ def scan_start(
     """
     from posture.tasks import scan_account
 
-    all_accounts = accounts is None
-    accounts = list(accounts if accounts is not None else Account.objects.enabled())
+    enabled = list(Account.objects.enabled())
+    accounts = list(accounts) if accounts is not None else enabled
+    # A scan that includes every enabled account stands for all of them in the combined trend.
+    all_accounts = {a.pk for a in accounts} >= {a.pk for a in enabled}
     if not accounts:
         raise NoAccountsToScan("There is no enabled account to scan. Register an account first.")
     thresholds = effective_thresholds()

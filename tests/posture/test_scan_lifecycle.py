@@ -201,6 +201,8 @@ def test_scan_of_chosen_accounts_marked(mock_aws_env, django_capture_on_commit_c
     register(STAGING, "staging")
     chosen = run_scan(django_capture_on_commit_callbacks, accounts=[prod])
     everyone = run_scan(django_capture_on_commit_callbacks)
+    listed = run_scan(django_capture_on_commit_callbacks, accounts=list(Account.objects.all()))
     assert chosen.all_accounts is False
+    assert listed.all_accounts is True
     assert set(ScoreSnapshot.objects.filter(scan=chosen).values_list("all_accounts", flat=True)) == {False}
     assert everyone.all_accounts is True

@@ -59,7 +59,7 @@ def _rewrite_s3control_host(request, **kwargs) -> None:
 
 @functools.cache
 def _shared_loader() -> botocore.loaders.Loader:
-    """One loader of botocore's service models for the whole process.
+    """Return one loader of botocore's service models for the whole process.
 
     Each botocore session otherwise parses the JSON models again (about 0.1 s per service), and a
     scan makes a new session per account.
@@ -68,7 +68,7 @@ def _shared_loader() -> botocore.loaders.Loader:
 
 
 def _boto3_session(core: botocore.session.Session | None = None) -> boto3.Session:
-    """A boto3 session on the shared model loader."""
+    """Return a boto3 session that uses the shared model loader."""
     core = core or botocore.session.get_session()
     loader = _shared_loader()
     core.register_component("data_loader", loader)
@@ -86,7 +86,7 @@ def _prepare(session: boto3.Session) -> boto3.Session:
 
 
 def base_session() -> boto3.Session:
-    """The product's own identity, from the standard credential chain."""
+    """Return a session with the product's own identity, from the standard credential chain."""
     return _prepare(_boto3_session())
 
 

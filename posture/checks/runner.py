@@ -19,7 +19,7 @@ def run_check(
     ctx = CheckContext(definition, data, thresholds=thresholds, now=now)
     try:
         definition.func(ctx)
-        # Only a check that ran to the end may say "nothing to judge"; an aborted one did not look.
+        # Only a check that ran to the end may report "nothing to judge"; an aborted one did not look.
         _fill_empty_scopes(ctx)
     except DataUnavailable as exc:
         region = exc.region

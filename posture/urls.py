@@ -1,6 +1,6 @@
 from django.urls import path
 
-from posture.views import drilldown, findings, overview, scans
+from posture.views import drilldown, findings, overview, scans, triage
 
 app_name = "posture"
 urlpatterns = [
@@ -16,6 +16,21 @@ urlpatterns = [
     path("findings/export.csv", findings.finding_export_csv, name="finding-export-csv"),
     path("findings/export.json", findings.finding_export_json, name="finding-export-json"),
     path("findings/<int:pk>/", findings.finding_detail, name="finding-detail"),
+    path("findings/<int:pk>/triage/state/", triage.finding_state_set, name="finding-state-set"),
+    path("findings/<int:pk>/triage/assign/", triage.finding_assign, name="finding-assign"),
+    path("findings/<int:pk>/triage/comment/", triage.finding_comment, name="finding-comment"),
+    path("findings/<int:pk>/exceptions/propose/", triage.exception_propose, name="exception-propose"),
+    path(
+        "findings/<int:pk>/exceptions/<int:exception_pk>/approve/",
+        triage.exception_approve,
+        name="exception-approve",
+    ),
+    path(
+        "findings/<int:pk>/exceptions/<int:exception_pk>/reject/",
+        triage.exception_reject,
+        name="exception-reject",
+    ),
+    path("exceptions/", triage.exception_list, name="exception-list"),
     path("scans/", scans.scan_list, name="scan-list"),
     path("scans/start/", scans.scan_start, name="scan-start"),
     path("scans/<int:pk>/", scans.scan_detail, name="scan-detail"),

@@ -16,6 +16,7 @@ from posture.models import Finding
 from posture.selectors import findings as finding_selectors
 from posture.views.access import viewer_required
 from posture.views.drilldown import breadcrumbs
+from posture.views.triage import triage_context
 
 FINDINGS_PER_PAGE = 50
 # Counting stops after this many matches, so every page reads a bounded number of rows to count.
@@ -93,14 +94,16 @@ def _filter_query(request: HttpRequest) -> str:
 @require_GET
 @viewer_required
 def finding_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    finding = get_object_or_404(finding_selectors.finding_detail_queryset(), pk=pk)
+    finding = get_object_or_404(
+        finding_selectors.finding_detail_queryset().select_related("assignee", "exception"), pk=pk
+    )
     # A check renamed or removed since the finding was stored has no definition any more.
     definition = registry().get(finding.check_id)
     context = {
         "finding": finding,
         "definition": definition,
         "thresholds": _thresholds_used(finding, definition),
-        "events": finding_selectors.finding_events(finding=finding),
+        **triage_context(request, finding),
         "breadcrumbs": breadcrumbs(
             area=Area(finding.area),
             check=definition or finding.check_id,

@@ -1,0 +1,195 @@
+"""Triage on the finding page, and the exceptions list.
+
+Every POST goes through triage.services, which checks the role on the server: PermissionDenied
+becomes a 403 and Http404 a 404 by Django's own handling. A ValidationError leaves everything
+unchanged and sends the user back to the finding page with its message.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.roles import ADMIN, ANALYST, can_triage, is_admin
+from posture.models import Finding
+from posture.views.access import viewer_required
+from triage import selectors, services
+from triage.models import FindingException
+
+logger = logging.getLogger(__name__)
+
+EXCEPTIONS_PER_PAGE = 100
+
+
+def triage_context(request: HttpRequest, finding: Finding) -> dict:
+    """Return what the finding page's triage card and timeline need, in a fixed number of queries."""
+    may_triage = can_triage(request.user)
+    proposed = list(
+        finding.listed_in_exceptions.filter(state=FindingException.State.PROPOSED, enabled=True)
+        .select_related("created_by")
+        .order_by("created_at", "id")
+    )
+    return {
+        "timeline": selectors.finding_timeline(user=request.user, finding=finding),
+        "may_triage": may_triage,
+        "may_review": is_admin(request.user),
+        "proposed_exceptions": proposed,
+        "manual_states": [(state.value, state.label) for state in services.MANUAL_STATES],
+        "assignees": _assignable_users() if may_triage else [],
+        "exception_kinds": FindingException.Kind.choices,
+    }
+
+
+def _assignable_users() -> list:
+    user_model = get_user_model()
+    return list(
+        user_model.objects.filter(is_active=True)
+        .filter(Q(is_superuser=True) | Q(groups__name__in=(ANALYST, ADMIN)))
+        .distinct()
+        .order_by(user_model.USERNAME_FIELD)
+    )
+
+
+def _finding_url(pk: int) -> str:
+    return reverse("posture:finding-detail", args=[pk])
+
+
+def _apply(request: HttpRequest, pk: int, action: Callable[[], str]) -> HttpResponseRedirect:
+    """Run one triage action and redirect to the finding page with its success or error message."""
+    try:
+        success = action()
+    except ValidationError as exc:
+        logger.info("User %s: triage of finding %s rejected: %s", request.user.pk, pk, exc.messages)
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, success)
+    return redirect(_finding_url(pk))
+
+
+@login_required
+@require_POST
+def finding_state_set(request: HttpRequest, pk: int) -> HttpResponse:
+    state = request.POST.get("state", "")
+
+    def action() -> str:
+        finding = services.finding_state_set(
+            user=request.user, finding_id=pk, state=state, comment=request.POST.get("comment", "")
+        )
+        return f"Triage state set to {finding.get_triage_state_display().lower()}."
+
+    return _apply(request, pk, action)
+
+
+@login_required
+@require_POST
+def finding_assign(request: HttpRequest, pk: int) -> HttpResponse:
+    value = request.POST.get("assignee", "").strip()
+
+    def action() -> str:
+        assignee = _user_from_form(value)
+        services.finding_assign(user=request.user, finding_id=pk, assignee=assignee)
+        return f"Assigned to {assignee.get_username()}." if assignee else "Unassigned."
+
+    return _apply(request, pk, action)
+
+
+def _user_from_form(value: str):
+    """Return the user with the id `value`, None for an empty value, or raise a ValidationError."""
+    if not value:
+        return None
+    user_model = get_user_model()
+    try:
+        return user_model.objects.get(pk=int(value))
+    except (ValueError, user_model.DoesNotExist):
+        raise ValidationError(
+            "User id %(value)r not found. Choose the assignee from the list.", params={"value": value}
+        ) from None
+
+
+@login_required
+@require_POST
+def finding_comment(request: HttpRequest, pk: int) -> HttpResponse:
+    def action() -> str:
+        services.finding_comment(user=request.user, finding_id=pk, text=request.POST.get("text", ""))
+        return "Comment added."
+
+    return _apply(request, pk, action)
+
+
+@login_required
+@require_POST
+def exception_propose(request: HttpRequest, pk: int) -> HttpResponse:
+    def action() -> str:
+        exception = services.exception_propose(
+            user=request.user,
+            kind=request.POST.get("kind", ""),
+            reason=request.POST.get("reason", ""),
+            expires_at=_expiry_from_form(request.POST.get("expires_on", "")),
+            finding_ids=[pk],
+        )
+        return f"Exception {exception.pk} proposed. It covers the finding once another admin approves it."
+
+    return _apply(request, pk, action)
+
+
+def _expiry_from_form(value: str) -> dt.datetime | None:
+    """Return 00:00 UTC of the date `value` (YYYY-MM-DD), None for an empty value."""
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        day = dt.date.fromisoformat(value)
+    except ValueError:
+        raise ValidationError(
+            "The expiry %(value)r is not a valid date. Use the form YYYY-MM-DD.", params={"value": value}
+        ) from None
+    return dt.datetime.combine(day, dt.time(0, 0), tzinfo=dt.UTC)
+
+
+@login_required
+@require_POST
+def exception_approve(request: HttpRequest, pk: int, exception_pk: int) -> HttpResponse:
+    def action() -> str:
+        services.exception_approve(
+            user=request.user, exception_id=exception_pk, comment=request.POST.get("comment", "")
+        )
+        return f"Exception {exception_pk} approved."
+
+    return _apply(request, pk, action)
+
+
+@login_required
+@require_POST
+def exception_reject(request: HttpRequest, pk: int, exception_pk: int) -> HttpResponse:
+    def action() -> str:
+        services.exception_reject(
+            user=request.user, exception_id=exception_pk, comment=request.POST.get("comment", "")
+        )
+        return f"Exception {exception_pk} rejected."
+
+    return _apply(request, pk, action)
+
+
+@login_required
+@require_GET
+@viewer_required
+def exception_list(request: HttpRequest) -> HttpResponse:
+    paginator = Paginator(selectors.exception_list(user=request.user), EXCEPTIONS_PER_PAGE)
+    context = {
+        "page": paginator.get_page(request.GET.get("page")),
+        "expiring": selectors.exceptions_expiring(user=request.user),
+        "expiring_days": selectors.EXPIRING_WITHIN_DAYS,
+    }
+    return render(request, "posture/exception_list.html", context)

@@ -658,22 +658,7 @@ def snapshot_rows(
     """Score snapshots of one scanned account: its results tallied as snapshots_write tallies findings."""
     rows = [ResultRow(check_id=result.check_id, status=result.status) for result in results]
     return [
-        ScoreSnapshot(
-            scan=scan,
-            account=account,
-            area=area,
-            scanned_at=scan.scanned_at,
-            ruleset_version=scan.ruleset_version,
-            numerator=tally.numerator,
-            raw_numerator=tally.raw_numerator,
-            denominator=tally.denominator,
-            results_expected=tally.expected,
-            results_decided=tally.decided,
-            passed=tally.passed,
-            failed=tally.failed,
-            unknown=tally.unknown,
-            not_applicable=tally.not_applicable,
-        )
+        services.snapshot_build(scan=scan, account=account, area=area, tally=tally)
         for area, tally in tally_account(rows, definitions).items()
     ]
 

@@ -23,7 +23,7 @@ from posture import engine
 from posture.aws.inventory import GLOBAL_REGION
 from posture.checks.base import Result, Status, registry, ruleset_version
 from posture.models import AccountScan, CheckCount, Finding, FindingEvent, Scan, ScoreSnapshot
-from posture.scoring import ResultRow, exception_lapses, tally_account
+from posture.scoring import AreaTally, ResultRow, exception_lapses, tally_account
 from triage.coverage import (
     SETTLED_STATUSES,
     CoverageTarget,
@@ -466,9 +466,10 @@ def snapshots_write(scan: Scan) -> None:
     for account_scan in scan.account_scans.select_related("account"):
         account = account_scan.account
         if account_scan.state == AccountScan.State.FAILED:
+            # Oldest first, so dict() keeps the newest count of each area.
             previous = dict(
                 ScoreSnapshot.objects.filter(account=account, scanned_at__lt=scan.scanned_at)
-                .order_by("area", "-scanned_at")
+                .order_by("area", "scanned_at")
                 .values_list("area", "results_expected")
             )
             for area, count in checks_per_area.items():
@@ -490,32 +491,10 @@ def snapshots_write(scan: Scan) -> None:
             continue
         rows = _score_rows(account, scan, now=timezone.now())
         lapses = exception_lapses(rows, definitions)
-        for area, tally in tally_account(rows, definitions).items():
-            area_lapses = lapses.get(area, [])
-            snapshots.append(
-                ScoreSnapshot(
-                    scan=scan,
-                    account=account,
-                    area=area,
-                    scanned_at=scan.scanned_at,
-                    ruleset_version=scan.ruleset_version,
-                    all_accounts=scan.all_accounts,
-                    numerator=tally.numerator,
-                    raw_numerator=tally.raw_numerator,
-                    denominator=tally.denominator,
-                    results_expected=tally.expected,
-                    results_decided=tally.decided,
-                    passed=tally.passed,
-                    failed=tally.failed,
-                    unknown=tally.unknown,
-                    not_applicable=tally.not_applicable,
-                    exception_lapses=area_lapses,
-                    exceptions_expire_at=min(
-                        (dt.datetime.fromisoformat(entry["expires_at"]) for entry in area_lapses),
-                        default=None,
-                    ),
-                )
-            )
+        snapshots.extend(
+            snapshot_build(scan=scan, account=account, area=area, tally=tally, lapses=lapses.get(area, []))
+            for area, tally in tally_account(rows, definitions).items()
+        )
     ScoreSnapshot.objects.filter(scan=scan).delete()
     ScoreSnapshot.objects.bulk_create(snapshots)
 
@@ -552,6 +531,37 @@ def _score_rows(account: Account, scan: Scan, *, now: dt.datetime) -> list[Resul
             )
         )
     return rows
+
+
+def snapshot_build(
+    *, scan: Scan, account: Account, area: str, tally: AreaTally, lapses: list[dict] | None = None
+) -> ScoreSnapshot:
+    """Build (unsaved) the snapshot of one account and area from its tally.
+
+    `lapses` lists what the headline owes to exceptions that will expire, each with `expires_at`.
+    """
+    lapses = lapses or []
+    return ScoreSnapshot(
+        scan=scan,
+        account=account,
+        area=area,
+        scanned_at=scan.scanned_at,
+        ruleset_version=scan.ruleset_version,
+        all_accounts=scan.all_accounts,
+        numerator=tally.numerator,
+        raw_numerator=tally.raw_numerator,
+        denominator=tally.denominator,
+        results_expected=tally.expected,
+        results_decided=tally.decided,
+        passed=tally.passed,
+        failed=tally.failed,
+        unknown=tally.unknown,
+        not_applicable=tally.not_applicable,
+        exception_lapses=lapses,
+        exceptions_expire_at=min(
+            (dt.datetime.fromisoformat(entry["expires_at"]) for entry in lapses), default=None
+        ),
+    )
 
 
 def account_scans_reap(*, now: dt.datetime | None = None) -> int:

@@ -206,3 +206,30 @@ def test_scan_of_chosen_accounts_marked(mock_aws_env, django_capture_on_commit_c
     assert listed.all_accounts is True
     assert set(ScoreSnapshot.objects.filter(scan=chosen).values_list("all_accounts", flat=True)) == {False}
     assert everyone.all_accounts is True
+
+
+def test_failed_account_expects_newest_previous_count():
+    account = register(PROD, "prod")
+    now = timezone.now()
+    for days, expected in ((10, 500), (5, 900)):
+        old = Scan.objects.create(
+            trigger=Scan.Trigger.CLI, ruleset_version="x", scanned_at=now - dt.timedelta(days=days)
+        )
+        ScoreSnapshot.objects.create(
+            scan=old,
+            account=account,
+            area="access",
+            scanned_at=old.scanned_at,
+            ruleset_version="x",
+            numerator=1,
+            raw_numerator=1,
+            denominator=1,
+            results_expected=expected,
+            results_decided=expected,
+        )
+    scan = Scan.objects.create(trigger=Scan.Trigger.CLI, ruleset_version="x", scanned_at=now)
+    AccountScan.objects.create(scan=scan, account=account, state=AccountScan.State.FAILED)
+
+    services.snapshots_write(scan)
+
+    assert ScoreSnapshot.objects.get(scan=scan, area="access").results_expected == 900

@@ -1,7 +1,7 @@
 """Django admin permissions of the role groups.
 
-Permissions are created by Django after migrations, so a data migration cannot grant them; this
-post_migrate handler keeps the admin group's permissions complete on every migrate.
+Django creates permissions after the migrations run, so a data migration cannot grant them. This
+post_migrate handler completes the admin group's permissions on every migrate.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ ROLE_ARN_RE = re.compile(
 
 @cache
 def known_regions(partition: str = "aws") -> frozenset[str]:
-    """Regions botocore knows for EC2 in the partition (the same list the AWS CLI accepts)."""
+    """Return the EC2 regions botocore lists for the partition (the list the AWS CLI accepts)."""
     return frozenset(botocore.session.get_session().get_available_regions("ec2", partition))
 
 

@@ -3,8 +3,8 @@
     .venv/bin/python bench/scan_bench.py --preset large
     .venv/bin/python bench/scan_bench.py --users 50 --buckets 20 --security-groups 50 --volumes 20
 
-The script starts a moto server on 127.0.0.1 in its own process (with the sandbox patches), seeds
-one simulated account through the AWS APIs, registers it in a fresh SQLite database, then runs
+The script starts a moto server on 127.0.0.1 in its own process, with the sandbox patches. It seeds
+one simulated account through the AWS APIs and registers it in a fresh SQLite database. Then it runs
 `python manage.py scan --account ID --wait` as a separate process and measures that process alone:
 wall time from start to exit, its peak resident set size (from wait4), and the number of requests
 the simulator received while it ran (AssumeRole included). Nothing leaves 127.0.0.1.

@@ -1,8 +1,8 @@
 """Settings for Backup Posture, read from environment variables.
 
 `.env.example` lists every variable. Without DATABASE_URL the database is a SQLite file in the
-project folder; without CELERY_BROKER_URL Celery runs tasks in-process (eager), which suits the demo
-and quick local runs.
+project folder. Without CELERY_BROKER_URL Celery runs tasks in-process (eager), for the demo and
+quick local runs.
 """
 
 from __future__ import annotations
@@ -167,8 +167,8 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
-# Scan limits, in seconds. An account scan past its hard limit is killed by the worker; the reaper
-# marks rows still running after SCAN_STUCK_AFTER as failed (a worker that died leaves such rows).
+# Scan limits, in seconds. The worker kills an account scan past its hard limit. The reaper marks
+# rows still unfinished after SCAN_STUCK_AFTER as failed, because a worker that died leaves them.
 SCAN_SOFT_TIME_LIMIT = env_int("SCAN_SOFT_TIME_LIMIT", 1500, minimum=10)
 SCAN_TIME_LIMIT = env_int("SCAN_TIME_LIMIT", 1800, minimum=20)
 if SCAN_TIME_LIMIT <= SCAN_SOFT_TIME_LIMIT:

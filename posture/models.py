@@ -1,6 +1,6 @@
 """Scans, findings and their history, and the score snapshots the trend charts read.
 
-Rows grow with changes, not with scans times resources: a `Finding` holds the current state of one
+Rows grow with changes, not with scans times resources: a `Finding` is the current state of one
 resource under one check, a `FindingEvent` each change of it, and `ScoreSnapshot` / `CheckCount` one
 row per scan and account (and area or check), written once when the scan ends.
 """
@@ -58,11 +58,11 @@ class Scan(models.Model):
     # Effective thresholds per check id at the time the scan was created.
     thresholds = models.JSONField(default=dict)
     # The time the scan stands for. Equal to created_at, except in the demo, which dates its scans
-    # in the past so its chart reads like weeks of use (and `note` says so).
+    # in the past so its chart reads like weeks of use (and `note` states that).
     scanned_at = models.DateTimeField(db_index=True)
     note = models.CharField(max_length=200, blank=True)
-    # False for a scan that left out some enabled account. Such a scan says nothing of the others,
-    # so the combined scores and trend of all accounts skip it; the views of its accounts include it.
+    # False for a scan that left out some enabled account. Such a scan tells nothing of the others,
+    # so the combined scores and trend of all accounts skip it. The views of its accounts include it.
     all_accounts = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -103,7 +103,7 @@ class AccountScan(models.Model):
     # Results per status, for the scan page.
     counts = models.JSONField(default=dict)
     # Resources listed per region and inventory key ({"us-east-1": {"ec2.volumes": 12}}), so a
-    # listing that came back short can be told apart from a check that judged little.
+    # short listing can be distinguished from a check that judged little.
     listed = models.JSONField(default=dict)
 
     class Meta:

@@ -57,7 +57,7 @@ def scan_start(
 ) -> Scan:
     """Create a scan of `accounts` (default: every enabled account) and queue one task per account.
 
-    The tasks are queued after the transaction commits, so a worker never sees a missing row.
+    The tasks are queued after the transaction commits, so a worker never reads a missing row.
     """
     from posture.tasks import scan_account
 
@@ -390,8 +390,8 @@ def _findings_retire(
 ) -> list[FindingEvent]:
     """Mark findings whose resource this scan no longer listed as not current.
 
-    A (check, region) pair that gave an UNKNOWN result is left alone: its resources were not
-    listed, which says nothing about whether they still exist.
+    A (check, region) pair that gave an UNKNOWN result is left alone, because its resources were
+    not listed and may still exist.
     """
     seen = {(r.region, r.check_id, r.resource_id) for r in results}
     undecided = {(r.region, r.check_id) for r in results if r.status == Status.UNKNOWN}

@@ -120,7 +120,7 @@ def error_response(code: str, message: str = "", status: int = 400) -> dict[str,
 
 
 class AwsFakes:
-    """Answer chosen (service, operation) pairs on every client created while installed.
+    """Fake chosen (service, operation) pairs on every client created while installed.
 
     Only the faked operation is replaced; every other call on the same client still reaches moto.
     A handler receives the request parameters and returns the parsed response dict (use

@@ -1,7 +1,7 @@
 """What collectors hand to checks: one account's collected AWS data, with failed reads kept apart.
 
 Collectors store each piece of data under a dotted key (`"ec2.security_groups"`) either as a value
-or as a `ReadError`. A check that asks for a key whose read failed gets `DataUnavailable`, which the
+or as a `ReadError`. A check that reads a key whose read failed gets `DataUnavailable`, which the
 check runner turns into UNKNOWN results carrying the AWS error code. A read that failed for one
 resource only (one bucket's logging configuration) is stored inside that resource's record as a
 `ReadError`, so only that resource's result becomes UNKNOWN.
@@ -32,7 +32,7 @@ class ReadError:
 
 
 class DataUnavailable(Exception):
-    """Raised when a check asks for data whose read failed."""
+    """Raised when a check reads data whose read failed."""
 
     def __init__(self, key: str, region: str, error: ReadError) -> None:
         super().__init__(error.describe())

@@ -58,7 +58,7 @@ class Area(models.TextChoices):
 
 
 class EmptyScope(models.TextChoices):
-    """Where a check with nothing to judge records its NOT_APPLICABLE result."""
+    """Scope of the NOT_APPLICABLE result of a check with nothing to judge."""
 
     REGION = "region", "Each enabled region"
     ACCOUNT = "account", "Once per account"
@@ -114,7 +114,7 @@ class Result:
 
 
 class CheckContext:
-    """What one check sees of one account, and where it records its results."""
+    """The data of one account given to one check, and the list its results go into."""
 
     def __init__(
         self,

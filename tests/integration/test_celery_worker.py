@@ -1,7 +1,7 @@
 """A real Celery worker, fed through Redis, scans two simulated accounts on a moto server.
 
-Runs when CELERY_BROKER_URL points at a broker and the database is PostgreSQL (as in .ci/run);
-the worker is a separate process, so it needs a database both processes can open.
+Runs when CELERY_BROKER_URL points at a broker and the database is PostgreSQL, as in .ci/run. The
+worker is a separate process, so it needs a database that both processes can open.
 """
 
 from __future__ import annotations

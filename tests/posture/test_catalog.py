@@ -19,7 +19,9 @@ def test_every_check_has_complete_metadata():
     for check_id, definition in registry().items():
         assert definition.area in Area.values, check_id
         assert definition.severity in Severity.values, check_id
-        assert definition.title and definition.decides and definition.rationale, check_id
+        assert definition.title, check_id
+        assert definition.decides, check_id
+        assert definition.rationale, check_id
         assert definition.remediation.console and definition.remediation.cli, check_id
 
 

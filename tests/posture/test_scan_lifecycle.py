@@ -128,7 +128,7 @@ def test_refused_role_fails_only_that_account(mock_aws_env, aws_fakes, django_ca
     def assume_role(params):
         if f"::{STAGING}:" in params["RoleArn"]:
             return error_response("AccessDenied", "Not authorized to perform sts:AssumeRole", 403)
-        return None  # let moto answer
+        return None  # the call goes on to moto
 
     aws_fakes.add("sts", "AssumeRole", assume_role)
     scan = run_scan(django_capture_on_commit_callbacks)

@@ -3,7 +3,7 @@
 A collector is a function `collect(clients, inventory, *, account_id)` registered with
 `@collector(...)`. It pages through every list call and stores what the checks need in the inventory
 under dotted keys. Values are the AWS API's own response items (plain dicts with the API's field
-names), sometimes enriched with the answer of a per-resource call under an added key; a per-resource
+names), sometimes enriched with the response of a per-resource call under an added key. A per-resource
 call that failed is stored there as a `ReadError`. Each collector module's docstring lists the
 keys it writes and their shapes.
 

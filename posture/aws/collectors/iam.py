@@ -122,8 +122,8 @@ def collect_iam(clients: ClientFactory, inventory: Inventory, *, account_id: str
 def _put_ssh_public_keys(iam, users: list[dict[str, Any]]) -> None:
     """Add each user's SSH public keys; IAM has no account-wide listing, so this is one call per user.
 
-    The calls run on a few threads because they dominate the request count of a large account;
-    botocore clients are thread-safe and adaptive retries slow down on throttling.
+    The calls run on a few threads because they dominate the request count of a large account.
+    botocore clients are thread-safe, and adaptive retries slow down on throttling.
     """
 
     def list_keys(user: dict[str, Any]) -> None:

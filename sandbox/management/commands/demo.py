@@ -33,7 +33,7 @@ from posture.services import scan_start
 
 HOST = "127.0.0.1"
 DEMO_USERNAME = "demo"
-# Where the running demo writes its simulator's URL, for `make demo-scan` in another terminal.
+# File with the running demo's simulator URL, read by `make demo-scan` in another terminal.
 ENDPOINT_FILE = Path(settings.BASE_DIR) / ".demo-endpoint"
 # Back-dated scans stand for this time of day (UTC), like a daily schedule would.
 SCAN_HOUR = 6

@@ -303,9 +303,10 @@ def findings_sync(*, scan: Scan, account: Account, results: list[Result]) -> Syn
         finding.tags = tags_from_evidence(result.evidence)
         to_update.append(finding)
 
-    # Exceptions count at the real time of the evaluation, not at scanned_at (the demo dates its
-    # scans in the past, and an exception is valid or not now).
-    now = timezone.now()
+    # Exceptions count as they stood at the time the scan stands for, as the score snapshots do:
+    # one that expires while the scan runs is caught by the expiry task and by the score read
+    # path, and back-dated scans (the demo) see the exceptions of their own day.
+    now = scan.scanned_at
     index = ExceptionIndex.load(now=now, listed_filter={"finding__account": account})
     events.extend(
         coverage_apply(
@@ -489,7 +490,7 @@ def snapshots_write(scan: Scan) -> None:
                     )
                 )
             continue
-        rows = _score_rows(account, scan, now=timezone.now())
+        rows = _score_rows(account, scan, now=scan.scanned_at)
         lapses = exception_lapses(rows, definitions)
         snapshots.extend(
             snapshot_build(scan=scan, account=account, area=area, tally=tally, lapses=lapses.get(area, []))

@@ -11,28 +11,31 @@ scans work against it.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import secrets
 import socket
+import threading
 import time
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 from django.utils import timezone
 
-from accounts import roles
 from accounts.models import Account
 from accounts.services import account_create, account_verify
 from posture.models import Scan, ScoreSnapshot
 from posture.services import scan_start
 
+logger = logging.getLogger(__name__)
+
 HOST = "127.0.0.1"
-DEMO_USERNAME = "demo"
+# Seconds between two runs of the exception expiry while the demo serves.
+EXPIRY_INTERVAL = 60
 # File with the running demo's simulator URL, read by `make demo-scan` in another terminal.
 ENDPOINT_FILE = Path(settings.BASE_DIR) / ".demo-endpoint"
 # Back-dated scans stand for this time of day (UTC), like a daily schedule would.
@@ -75,18 +78,20 @@ class Command(BaseCommand):
             # A client created without an explicit endpoint reaches the simulator too, never AWS.
             os.environ["AWS_ENDPOINT_URL"] = server.url
             self.stdout.write(f"Simulated AWS (moto) listening on {server.url}")
-            self._build(server.url)
+            password = os.environ.get("DEMO_PASSWORD") or secrets.token_urlsafe(12)
+            self._build(server.url, password=password)
             self.stdout.write(f"Demo built in {time.monotonic() - started:.0f} s.")
             if serve:
-                self._serve(port)
+                self._serve(port, password=password)
         finally:
             ENDPOINT_FILE.unlink(missing_ok=True)
             server.stop()
 
-    def _build(self, endpoint_url: str) -> None:
+    def _build(self, endpoint_url: str, *, password: str) -> None:
         from sandbox.demo_accounts import DEMO_ACCOUNTS, clock_advance, seed_demo
         from sandbox.patches import state
         from sandbox.timeline import TIMELINE
+        from sandbox.triage_story import TRIAGE_STEPS, TriageStep, people_create
 
         today = timezone.now()
         dates = [_scan_date(today, entry.days_back) for entry in TIMELINE]
@@ -110,16 +115,29 @@ class Command(BaseCommand):
             + ", ".join(str(a) for a in accounts)
         )
 
-        for entry, scanned_at in zip(TIMELINE, dates, strict=True):
+        people = people_create(password=password)
+        # Scans and the triage between them, in the order of the times they stand for.
+        history = [(scanned_at, entry) for entry, scanned_at in zip(TIMELINE, dates, strict=True)]
+        history += [(step.at(today), step) for step in TRIAGE_STEPS if step.days_back is not None]
+        for when, entry in sorted(history, key=lambda item: item[0]):
+            if isinstance(entry, TriageStep):
+                entry.apply(people, when, today)
+                self.stdout.write(f"Triage dated {when:%Y-%m-%d %H:%M}: {entry.summary}")
+                continue
             step = time.monotonic()
-            state.clock = scanned_at
+            state.clock = when
             for change in entry.changes:
                 change.apply(clients[change.account.account_id])
-            clock_advance(clients, at=scanned_at)
-            scan = scan_start(trigger=Scan.Trigger.DEMO, scanned_at=scanned_at, note=entry.note())
+            clock_advance(clients, at=when)
+            scan = scan_start(trigger=Scan.Trigger.DEMO, scanned_at=when, note=entry.note())
             scan.refresh_from_db()
             self._scan_report(scan, entry.days_back, time.monotonic() - step)
         state.clock = None
+        now = timezone.now()
+        for triage_step in TRIAGE_STEPS:
+            if triage_step.days_back is None:
+                triage_step.apply(people, now, today)
+                self.stdout.write(f"Triage now: {triage_step.summary}")
 
         for account in accounts:
             account_verify(account=account)
@@ -171,25 +189,46 @@ class Command(BaseCommand):
                 snapshot = per_area.get(area)
                 self.stdout.write(f"    {labels[area]:<{width}}  {_score(snapshot)}")
 
-    def _serve(self, port: int) -> None:
-        password = self._demo_user()
+    def _serve(self, port: int, *, password: str) -> None:
+        from sandbox.triage_story import ADMIN_USERNAME, ANALYST_USERNAME, MANAGER_USERNAME
+
         url = f"http://{HOST}:{port}/"
         self.stdout.write(
-            self.style.SUCCESS(f"\nDashboard: {url}\nLogin: user {DEMO_USERNAME}, password {password}\n")
+            self.style.SUCCESS(
+                f"\nDashboard: {url}\n"
+                f"Logins, all with the password {password}:\n"
+                f"  {ADMIN_USERNAME} (admin: approves exceptions, manages accounts and scans)\n"
+                f"  {ANALYST_USERNAME} (analyst: triages findings, proposes exceptions)\n"
+                f"  {MANAGER_USERNAME} (viewer: reads the scores)\n"
+            )
             + "Scan the simulated accounts from another terminal with `make demo-scan`.\n"
+            + "Exceptions past their expiry expire within a minute (Celery beat does it in production).\n"
             + "Stop with Ctrl-C. Run `make demo` again to rebuild the demo from scratch.\n"
         )
+        _expiry_ticker_start()
         call_command("runserver", f"{HOST}:{port}", use_reloader=False)
 
-    def _demo_user(self) -> str:
-        """Create the demo user in the admin group; return its password (DEMO_PASSWORD or random)."""
-        password = os.environ.get("DEMO_PASSWORD") or secrets.token_urlsafe(12)
-        # Staff, so the admin group's permissions open the Django admin (schedules, accounts).
-        user = get_user_model().objects.create_user(username=DEMO_USERNAME, password=password, is_staff=True)
-        # The role groups come from a migration; get_or_create keeps the demo working without it.
-        group, _ = Group.objects.get_or_create(name=roles.ADMIN)
-        user.groups.add(group)
-        return password
+
+def _expiry_ticker_start() -> None:
+    """Expire exceptions every EXPIRY_INTERVAL seconds in a daemon thread, in place of Celery beat.
+
+    The demo has no broker, so the periodic task that production runs every five minutes would
+    never run, and an accepted risk would keep its findings' triage state after its expiry.
+    """
+    from triage.services import exceptions_expire
+
+    def tick() -> None:
+        while True:
+            time.sleep(EXPIRY_INTERVAL)
+            try:
+                exceptions_expire()
+            except Exception:
+                # The demo keeps serving; the next tick tries again.
+                logger.exception("The demo's exception expiry failed")
+            finally:
+                connection.close()
+
+    threading.Thread(target=tick, name="demo-exception-expiry", daemon=True).start()
 
 
 def _scan_date(today: dt.datetime, days_back: int) -> dt.datetime:
@@ -232,10 +271,10 @@ def _require_empty_database() -> None:
     """Reject a database that already contains accounts or scans, so simulated ones never mix in."""
     accounts = Account.objects.count()
     scans = Scan.objects.count()
-    users = get_user_model().objects.filter(username=DEMO_USERNAME).exists()
+    users = get_user_model().objects.exists()
     if accounts or scans or users:
         raise CommandError(
             f"The database {settings.DATABASES['default']['NAME']} already contains {accounts} account(s), "
-            f"{scans} scan(s){' and a demo user' if users else ''}. The demo needs an empty database: "
+            f"{scans} scan(s){' and users' if users else ''}. The demo needs an empty database: "
             "delete the file (`make demo` deletes demo.sqlite3) or set SQLITE_PATH to a new file."
         )

@@ -102,6 +102,29 @@ class CheckDefinition:
         return {t.name: t.default for t in self.thresholds}
 
 
+def tags_evidence(tags: Any) -> dict[str, Any]:
+    """Return the evidence entries for a resource's AWS tags, given its record's `Tags` or `TagList`.
+
+    Every check puts tags in one shape: AWS's own list under `Tags`, sorted by key so that the
+    evidence does not change with listing order. `posture.services.tags_from_evidence` reads that
+    shape into `Finding.tags`, which tag-scoped exception rules match. A resource without tags gets
+    no entry. A failed tag read (a `ReadError`) gets `tags_error` instead, so the evidence shows why
+    no tag rule matched, and the verdict stays as it is.
+    """
+    if isinstance(tags, ReadError):
+        return {"tags_error": tags.as_dict()}
+    if not isinstance(tags, list):
+        return {}
+    pairs = {
+        item["Key"]: item.get("Value") if isinstance(item.get("Value"), str) else ""
+        for item in tags
+        if isinstance(item, dict) and isinstance(item.get("Key"), str)
+    }
+    if not pairs:
+        return {}
+    return {"Tags": [{"Key": key, "Value": pairs[key]} for key in sorted(pairs)]}
+
+
 @dataclass
 class Result:
     check_id: str

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from posture.aws.inventory import GLOBAL_REGION, DataUnavailable, ReadError
-from posture.checks.base import Area, CheckContext, EmptyScope, Severity, Threshold, check
+from posture.checks.base import Area, CheckContext, EmptyScope, Severity, Threshold, check, tags_evidence
 
 PUBLIC_GRANTEES = {
     "http://acs.amazonaws.com/groups/global/AllUsers": "AllUsers",
@@ -38,6 +38,9 @@ class TrailView:
     description: dict[str, Any]
     status: dict[str, Any] | ReadError
     event_selectors: dict[str, Any] | ReadError
+    # ListTags of the home region: a list, a ReadError, or None for a trail whose tags were not read
+    # (another account's organization trail).
+    tags: list[dict[str, Any]] | ReadError | None = None
 
     @property
     def name(self) -> str:
@@ -56,6 +59,10 @@ class TrailView:
             "is_multi_region_trail": self.description.get("IsMultiRegionTrail") is True,
             "is_organization_trail": self.description.get("IsOrganizationTrail") is True,
         }
+
+    def trail_evidence(self) -> dict[str, Any]:
+        """Evidence of a result about this trail itself: `evidence()` and the trail's tags."""
+        return {**self.evidence(), **tags_evidence(self.tags)}
 
 
 def _detail(
@@ -112,6 +119,7 @@ def collect_trails(ctx: CheckContext) -> tuple[dict[str, TrailView], dict[str, R
             event_selectors=_detail(
                 details, "EventSelectors", "cloudtrail:GetEventSelectors", arn, home_region
             ),
+            tags=details.get("Tags"),
         )
     return views, failed
 
@@ -335,7 +343,7 @@ def cloudtrail_log_file_validation(ctx: CheckContext) -> None:
             resource_id=view.arn,
             pass_reason=f"Trail {view.name} validates its log files.",
             fail_reason=f"Trail {view.name} does not validate its log files.",
-            evidence={**view.evidence(), "LogFileValidationEnabled": enabled},
+            evidence={**view.trail_evidence(), "LogFileValidationEnabled": enabled},
         )
 
 
@@ -368,7 +376,7 @@ def cloudtrail_cloudwatch_logs(ctx: CheckContext) -> None:
     for view in each_trail(ctx):
         log_group = view.description.get("CloudWatchLogsLogGroupArn") or None
         evidence = {
-            **view.evidence(),
+            **view.trail_evidence(),
             "CloudWatchLogsLogGroupArn": log_group,
             "max_delivery_age_hours": max_age_hours,
         }
@@ -428,7 +436,7 @@ def cloudtrail_kms_encryption(ctx: CheckContext) -> None:
             resource_id=view.arn,
             pass_reason=f"Trail {view.name} encrypts its logs with KMS key {key_id}.",
             fail_reason=f"Trail {view.name} does not encrypt its logs with a KMS key.",
-            evidence={**view.evidence(), "KmsKeyId": key_id},
+            evidence={**view.trail_evidence(), "KmsKeyId": key_id},
         )
 
 
@@ -449,7 +457,11 @@ def each_owned_trail_bucket(ctx: CheckContext) -> Iterator[tuple[str, dict[str, 
     for name in sorted(buckets):
         record = buckets[name]
         resource_id = bucket_arn(ctx, name)
-        evidence = {"bucket": name, "trail_arns": record.get("TrailARNs", [])}
+        evidence = {
+            "bucket": name,
+            "trail_arns": record.get("TrailARNs", []),
+            **tags_evidence(record.get("Tags")),
+        }
         owned = record.get("Owned")
         if isinstance(owned, ReadError):
             ctx.unknown(region=GLOBAL_REGION, resource_id=resource_id, error=owned, evidence=evidence)

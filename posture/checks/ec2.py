@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from posture.aws.inventory import DataUnavailable, ReadError
-from posture.checks.base import Area, CheckContext, Severity, check
+from posture.checks.base import Area, CheckContext, Severity, check, tags_evidence
 
 # The only state in which new public sharing of AMIs is blocked.
 IMAGE_BLOCK_PUBLIC_ACCESS_ON = "block-new-sharing"
@@ -44,6 +44,7 @@ def ebs_volume_encrypted(ctx: CheckContext) -> None:
                 "State": volume.get("State"),
                 "InstanceIds": [a.get("InstanceId") for a in volume.get("Attachments") or []],
                 "CreateTime": _iso(volume.get("CreateTime")),
+                **tags_evidence(volume.get("Tags")),
             }
             encrypted = volume.get("Encrypted")
             if not isinstance(encrypted, bool):
@@ -166,6 +167,7 @@ def _judge_image(ctx: CheckContext, region: str, image: dict[str, Any]) -> None:
         "Public": public,
         "State": image.get("State"),
         "CreationDate": image.get("CreationDate"),
+        **tags_evidence(image.get("Tags")),
     }
     if not isinstance(public, bool):
         ctx.unknown(

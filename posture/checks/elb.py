@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from posture.aws.inventory import DataUnavailable, ReadError
-from posture.checks.base import Area, CheckContext, EmptyScope, Severity, check
+from posture.checks.base import Area, CheckContext, EmptyScope, Severity, check, tags_evidence
 
 STRONG_PROTOCOLS = frozenset({"TLSv1.2", "TLSv1.3"})
 CLASSIC_SECURE_PROTOCOLS = frozenset({"HTTPS", "SSL"})
@@ -111,7 +111,7 @@ def elb_access_logging(ctx: CheckContext) -> None:
 def _judge_classic_access_logging(ctx: CheckContext, region: str, load_balancer: dict[str, Any]) -> None:
     name = load_balancer["LoadBalancerName"]
     common = {"region": region, "resource_id": classic_arn(ctx, region, name)}
-    evidence = {"load_balancer": name, "type": "classic"}
+    evidence = {"load_balancer": name, "type": "classic", **tags_evidence(load_balancer.get("Tags"))}
     attributes = load_balancer.get("Attributes")
     if isinstance(attributes, ReadError):
         ctx.unknown(**common, error=attributes, evidence=evidence)
@@ -130,7 +130,11 @@ def _judge_v2_access_logging(ctx: CheckContext, region: str, load_balancer: dict
     name = load_balancer.get("LoadBalancerName", "")
     kind = load_balancer.get("Type")
     common = {"region": region, "resource_id": load_balancer["LoadBalancerArn"]}
-    evidence: dict[str, Any] = {"load_balancer": name, "type": kind}
+    evidence: dict[str, Any] = {
+        "load_balancer": name,
+        "type": kind,
+        **tags_evidence(load_balancer.get("Tags")),
+    }
     if kind == "gateway":
         ctx.not_applicable(
             **common, evidence=evidence, reason=f"Gateway load balancer {name} has no access logs."
@@ -265,6 +269,8 @@ def elb_tls_policy(ctx: CheckContext) -> None:
 def _judge_classic_listeners(ctx: CheckContext, region: str, load_balancer: dict[str, Any]) -> None:
     name = load_balancer["LoadBalancerName"]
     lb_arn = classic_arn(ctx, region, name)
+    # A listener has no tags of its own here, so its results carry its load balancer's.
+    tags = tags_evidence(load_balancer.get("Tags"))
     secure = [
         description
         for description in load_balancer.get("ListenerDescriptions", [])
@@ -276,7 +282,7 @@ def _judge_classic_listeners(ctx: CheckContext, region: str, load_balancer: dict
             resource_id=lb_arn,
             resource_type="load balancer",
             reason=f"Classic Load Balancer {name} has no HTTPS or SSL listener.",
-            evidence={"load_balancer": name, "type": "classic"},
+            evidence={"load_balancer": name, "type": "classic", **tags},
         )
         return
 
@@ -291,6 +297,7 @@ def _judge_classic_listeners(ctx: CheckContext, region: str, load_balancer: dict
             "type": "classic",
             "port": port,
             "PolicyNames": description.get("PolicyNames", []),
+            **tags,
         }
         if isinstance(descriptions, ReadError):
             ctx.unknown(region=region, resource_id=resource_id, error=descriptions, evidence=evidence)
@@ -341,7 +348,12 @@ def _judge_v2_listeners(
 ) -> None:
     name = load_balancer.get("LoadBalancerName", "")
     lb_arn = load_balancer["LoadBalancerArn"]
-    base = {"load_balancer": name, "type": load_balancer.get("Type")}
+    # Listener results carry their load balancer's tags; the collector reads no listener tags.
+    base = {
+        "load_balancer": name,
+        "type": load_balancer.get("Type"),
+        **tags_evidence(load_balancer.get("Tags")),
+    }
     listeners = load_balancer.get("Listeners")
     if isinstance(listeners, ReadError):
         ctx.unknown(

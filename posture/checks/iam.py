@@ -13,7 +13,7 @@ import datetime as dt
 from typing import Any
 
 from posture.aws.inventory import GLOBAL_REGION, DataUnavailable, ReadError
-from posture.checks.base import Area, CheckContext, EmptyScope, Severity, Threshold, check
+from posture.checks.base import Area, CheckContext, EmptyScope, Severity, Threshold, check, tags_evidence
 
 ACCESS_KEY_SLOTS = (1, 2)
 # Maximum number of names listed in one evidence field. The count next to the list is always complete.
@@ -72,6 +72,21 @@ def _active_access_keys(row: dict[str, Any]) -> list[int]:
 
 def _names(values: list[str]) -> list[str]:
     return sorted(values)[:EVIDENCE_LIST_LIMIT]
+
+
+class _UserTags:
+    """Each IAM user's tags by ARN, from the authorization details (the credential report has none).
+
+    Results about a user's access keys and SSH public keys carry the user's tags too: IAM cannot tag
+    those, so the user's tags are what a tag-scoped exception rule can name.
+    """
+
+    def __init__(self, ctx: CheckContext) -> None:
+        users, self.error = _optional(ctx, "iam.users")
+        self.by_arn = {user.get("Arn"): user.get("Tags") for user in users or []}
+
+    def evidence(self, user_arn: str) -> dict[str, Any]:
+        return tags_evidence(self.error or self.by_arn.get(user_arn))
 
 
 # Secure authentication.
@@ -183,6 +198,7 @@ def _root_mfa_type(ctx: CheckContext) -> dict[str, Any]:
 )
 def iam_user_console_mfa(ctx: CheckContext) -> None:
     report = ctx.data.global_.get("iam.credential_report")
+    user_tags = _UserTags(ctx)
     for row in report["users"]:
         if not row.get("password_enabled"):
             continue
@@ -197,6 +213,7 @@ def iam_user_console_mfa(ctx: CheckContext) -> None:
                 "password_enabled": row.get("password_enabled"),
                 "mfa_active": row.get("mfa_active"),
                 **_report_evidence(report),
+                **user_tags.evidence(row["arn"]),
             },
         )
 
@@ -218,6 +235,7 @@ def iam_user_console_mfa(ctx: CheckContext) -> None:
 )
 def iam_user_single_access_mode(ctx: CheckContext) -> None:
     report = ctx.data.global_.get("iam.credential_report")
+    user_tags = _UserTags(ctx)
     for row in report["users"]:
         console = bool(row.get("password_enabled"))
         active_keys = _active_access_keys(row)
@@ -234,6 +252,7 @@ def iam_user_single_access_mode(ctx: CheckContext) -> None:
                 "access_key_1_active": row.get("access_key_1_active"),
                 "access_key_2_active": row.get("access_key_2_active"),
                 **_report_evidence(report),
+                **user_tags.evidence(row["arn"]),
             },
         )
 
@@ -271,6 +290,7 @@ def iam_user_no_direct_policies(ctx: CheckContext) -> None:
                 "inline_policies": _names(inline),
                 "attached_policy_count": len(attached),
                 "attached_policies": _names(attached),
+                **tags_evidence(user.get("Tags")),
             },
         )
 
@@ -296,6 +316,7 @@ def iam_user_no_direct_policies(ctx: CheckContext) -> None:
 def iam_access_key_rotation(ctx: CheckContext) -> None:
     max_age = ctx.threshold("max_age_days")
     report = ctx.data.global_.get("iam.credential_report")
+    user_tags = _UserTags(ctx)
     for row in report["users"]:
         for slot in _active_access_keys(row):
             rotated = row.get(f"access_key_{slot}_last_rotated")
@@ -305,6 +326,7 @@ def iam_access_key_rotation(ctx: CheckContext) -> None:
                 "age_days": _age_days(ctx, rotated),
                 "max_age_days": max_age,
                 **_report_evidence(report),
+                **user_tags.evidence(row["arn"]),
             }
             resource_id = _access_key_id(row, slot)
             if rotated is None:
@@ -625,7 +647,7 @@ def _iam_ssh_keys(ctx: CheckContext):
                 resource_id=f"{user['Arn']}#ssh_public_keys",
                 error=keys,
                 resource_type="IAM SSH public key",
-                evidence={"user": user["UserName"]},
+                evidence={"user": user["UserName"], **tags_evidence(user.get("Tags"))},
             )
             continue
         for key in keys:
@@ -642,6 +664,7 @@ def _ssh_key_evidence(user: dict[str, Any], key: dict[str, Any]) -> dict[str, An
         "SSHPublicKeyId": key["SSHPublicKeyId"],
         "Status": key.get("Status"),
         "UploadDate": _iso(key.get("UploadDate")),
+        **tags_evidence(user.get("Tags")),
     }
 
 
@@ -654,6 +677,7 @@ def _key_pair_evidence(pair: dict[str, Any]) -> dict[str, Any]:
         "KeyName": pair["KeyName"],
         "KeyPairId": pair.get("KeyPairId"),
         "CreateTime": _iso(pair.get("CreateTime")),
+        **tags_evidence(pair.get("Tags")),
     }
 
 
@@ -715,6 +739,7 @@ def iam_group_unused(ctx: CheckContext) -> None:
 def iam_access_key_unused(ctx: CheckContext) -> None:
     max_unused = ctx.threshold("max_unused_days")
     report = ctx.data.global_.get("iam.credential_report")
+    user_tags = _UserTags(ctx)
     for row in report["users"]:
         for slot in _active_access_keys(row):
             last_used = row.get(f"access_key_{slot}_last_used_date")
@@ -725,6 +750,7 @@ def iam_access_key_unused(ctx: CheckContext) -> None:
                 f"access_key_{slot}_last_rotated": _iso(created),
                 "max_unused_days": max_unused,
                 **_report_evidence(report),
+                **user_tags.evidence(row["arn"]),
             }
             if last_used is None and created is None:
                 ctx.unknown(
@@ -772,6 +798,7 @@ def iam_access_key_unused(ctx: CheckContext) -> None:
 def iam_user_inactive(ctx: CheckContext) -> None:
     max_inactive = ctx.threshold("max_inactive_days")
     report = ctx.data.global_.get("iam.credential_report")
+    user_tags = _UserTags(ctx)
     for row in report["users"]:
         if not row.get("password_enabled"):
             continue
@@ -795,6 +822,7 @@ def iam_user_inactive(ctx: CheckContext) -> None:
                 "user_creation_time": _iso(created),
                 "max_inactive_days": max_inactive,
                 **_report_evidence(report),
+                **user_tags.evidence(row["arn"]),
             },
         )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from posture.aws.inventory import DataUnavailable, Inventory, ReadError
-from posture.checks.base import Area, CheckContext, Severity, check
+from posture.checks.base import Area, CheckContext, Severity, check, tags_evidence
 from posture.checks.sg_rules import INTERNET_THRESHOLDS, MalformedRule, ingress_rules, internet_rules
 
 
@@ -24,6 +24,7 @@ def _encryption_evidence(item: dict[str, Any], identifier_field: str) -> dict[st
         "Engine": item.get("Engine"),
         "StorageEncrypted": item.get("StorageEncrypted"),
         "KmsKeyId": item.get("KmsKeyId"),
+        **tags_evidence(item.get("TagList")),
     }
 
 
@@ -202,6 +203,7 @@ def rds_not_public(ctx: CheckContext) -> None:
                 ),
                 "max_ipv4_prefix": max_ipv4,
                 "max_ipv6_prefix": max_ipv6,
+                **tags_evidence(instance.get("TagList")),
             }
             if not isinstance(public, bool):
                 # AWS always returns the flag, so its absence means the response cannot be trusted.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from posture.aws.inventory import ReadError
-from posture.checks.base import Area, CheckContext, EmptyScope, Severity, check
+from posture.checks.base import Area, CheckContext, EmptyScope, Severity, check, tags_evidence
 
 
 @check(
@@ -26,7 +26,7 @@ def redshift_audit_logging(ctx: CheckContext) -> None:
         for cluster in inventory.get("redshift.clusters"):
             cluster_id = cluster["ClusterIdentifier"]
             resource_id = f"arn:{ctx.data.partition}:redshift:{region}:{ctx.account_id}:cluster:{cluster_id}"
-            evidence = {"cluster": cluster_id}
+            evidence = {"cluster": cluster_id, **tags_evidence(cluster.get("Tags"))}
             status = cluster.get("LoggingStatus")
             if isinstance(status, ReadError):
                 ctx.unknown(region=region, resource_id=resource_id, error=status, evidence=evidence)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from posture.aws.inventory import Inventory
-from posture.checks.base import Area, CheckContext, Severity, Threshold, check
+from posture.checks.base import Area, CheckContext, Severity, Threshold, check, tags_evidence
 from posture.checks.sg_rules import (
     INTERNET_THRESHOLDS,
     MalformedRule,
@@ -51,6 +51,14 @@ def group_evidence(group: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def group_result_evidence(group: dict[str, Any]) -> dict[str, Any]:
+    """Evidence of a result about the group itself: its identity and its tags.
+
+    Lists of groups inside another result's evidence use `group_evidence`, without tags.
+    """
+    return {**group_evidence(group), **tags_evidence(group.get("Tags"))}
+
+
 def rules_evidence(rules: list[SgRule]) -> list[dict[str, Any]]:
     return [rule.as_evidence() for rule in rules[:MAX_LISTED]]
 
@@ -73,7 +81,7 @@ def _parsed(
             region=region,
             resource_id=group_arn(ctx, region, group),
             error=f"Security group {group.get('GroupId')} has a rule that cannot be read: {exc}",
-            evidence=group_evidence(group),
+            evidence=group_result_evidence(group),
         )
         return None
 
@@ -99,7 +107,7 @@ def _judge_rules(
         pass_reason=f"Security group {group_id}: {compliant}.",
         fail_reason=f"Security group {group_id}: {violation}: {summary}{more}.",
         evidence={
-            **group_evidence(group),
+            **group_result_evidence(group),
             "rules_judged": judged,
             "offending_rule_count": len(offending),
             "offending_rules": rules_evidence(offending),
@@ -380,7 +388,7 @@ def sg_default_restricts_all(ctx: CheckContext) -> None:
                 fail_reason=f"Default security group {group_id} of {group.get('VpcId')} has "
                 f"{len(inbound)} inbound and {len(outbound)} outbound permissions.",
                 evidence={
-                    **group_evidence(group),
+                    **group_result_evidence(group),
                     "inbound_permission_count": len(inbound),
                     "outbound_permission_count": len(outbound),
                     "rules": rules,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from posture.checks.base import Area, CheckContext, EmptyScope, Severity, check
+from posture.checks.base import Area, CheckContext, EmptyScope, Severity, check, tags_evidence
 
 
 @check(
@@ -35,7 +35,11 @@ def vpc_flow_logs(ctx: CheckContext) -> None:
             vpc_id = vpc["VpcId"]
             owner = vpc.get("OwnerId") or ctx.account_id
             resource_id = f"arn:{ctx.data.partition}:ec2:{region}:{owner}:vpc/{vpc_id}"
-            evidence: dict[str, Any] = {"vpc_id": vpc_id, "is_default": vpc.get("IsDefault") is True}
+            evidence: dict[str, Any] = {
+                "vpc_id": vpc_id,
+                "is_default": vpc.get("IsDefault") is True,
+                **tags_evidence(vpc.get("Tags")),
+            }
             if owner != ctx.account_id:
                 ctx.not_applicable(
                     region=region,

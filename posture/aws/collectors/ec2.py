@@ -2,20 +2,22 @@
 
 Keys written, once per region (each one a `ReadError` instead when its call failed):
 - `ec2.security_groups`: list of DescribeSecurityGroups items (`GroupId`, `GroupName`, `VpcId`,
-  `OwnerId`, `IpPermissions`, `IpPermissionsEgress`, ...).
+  `OwnerId`, `IpPermissions`, `IpPermissionsEgress`, `Tags`, ...).
 - `ec2.network_interfaces`: list of DescribeNetworkInterfaces items (`NetworkInterfaceId`, `Groups`,
   `Status`, `InterfaceType`, ...). One listing shows which security groups are attached to anything
   (instances, load balancers, RDS, Lambda), instead of one call per group.
 - `ec2.volumes`: list of DescribeVolumes items (`VolumeId`, `Encrypted`, `KmsKeyId`, `State`,
-  `Attachments`, ...).
+  `Attachments`, `Tags`, ...).
 - `ec2.ebs_encryption_by_default`: the GetEbsEncryptionByDefault response without its metadata,
   e.g. `{"EbsEncryptionByDefault": True, "SseType": "sse-ebs"}`.
 - `ec2.images`: list of DescribeImages items for the AMIs the account owns (`ImageId`, `Name`,
-  `Public`, `State`, `CreationDate`, ...).
+  `Public`, `State`, `CreationDate`, `Tags`, ...).
 - `ec2.image_block_public_access`: the GetImageBlockPublicAccessState response without its
   metadata, e.g. `{"ImageBlockPublicAccessState": "block-new-sharing"}`.
 
-Key pairs and instances are collected by `ec2_keys`; snapshots are not collected here.
+`Tags` is AWS's list of `{"Key", "Value"}`; the listings return it with no extra call, and the
+checks copy it into the evidence. Key pairs and instances are collected by `ec2_keys`; snapshots are
+not collected here.
 """
 
 from __future__ import annotations

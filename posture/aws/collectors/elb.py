@@ -9,11 +9,13 @@ Regional collector, once per enabled region, writes:
   - `PolicyDescriptions`: only on load balancers with an HTTPS or SSL listener, the
     DescribeLoadBalancerPolicies `PolicyDescriptions` list of the load balancer's own policies. An
     SSLNegotiationPolicyType policy lists its protocols as `Protocol-TLSv1.2` style attributes and may
-    name its predefined source in `Reference-Security-Policy`.
-- `elb.load_balancers`: list of ELBv2 DescribeLoadBalancers items (`LoadBalancerArn`, `Type`, ...). Gateway
-  load balancers have neither access logs nor TLS listeners and carry no added keys; the others carry,
-  each a value or a ReadError:
-  - `Listeners`: the DescribeListeners `Listeners` list (`Protocol`, `SslPolicy`, ...);
+    name its predefined source in `Reference-Security-Policy`;
+  - `Tags`: the load balancer's tags from DescribeTags (a list of `{"Key", "Value"}`).
+- `elb.load_balancers`: list of ELBv2 DescribeLoadBalancers items (`LoadBalancerArn`, `Type`, ...) with
+  added keys, each a value or a ReadError:
+  - `Tags`: the load balancer's tags from DescribeTags, on every type;
+  - `Listeners`: the DescribeListeners `Listeners` list (`Protocol`, `SslPolicy`, ...), on every type
+    but gateway load balancers, which have neither access logs nor TLS listeners;
   - `Attributes`: the DescribeLoadBalancerAttributes `Attributes` list of `{Key, Value}`. Read for
     application load balancers, and for network load balancers with a TLS listener, because NLB access
     logs cover TLS listeners only.
@@ -24,15 +26,21 @@ Regional collector, once per enabled region, writes:
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from typing import Any
 
 from posture.aws.collectors import collector
-from posture.aws.collectors.base import paginate, safe_put, try_read
+from posture.aws.collectors.base import paginate, read_error, safe_put, try_read
 from posture.aws.inventory import Inventory
 from posture.aws.session import ClientFactory
 
+logger = logging.getLogger(__name__)
+
 CLASSIC_SECURE_PROTOCOLS = frozenset({"HTTPS", "SSL"})
 V2_SECURE_PROTOCOLS = frozenset({"HTTPS", "TLS"})
+# DescribeTags (Classic and ELBv2) accepts at most 20 load balancers per call.
+TAGS_BATCH_SIZE = 20
 
 
 def _has_secure_classic_listener(load_balancer: dict[str, Any]) -> bool:
@@ -47,6 +55,35 @@ def _has_secure_v2_listener(load_balancer: dict[str, Any]) -> bool:
     if not isinstance(listeners, list):
         return False
     return any(listener.get("Protocol") in V2_SECURE_PROTOCOLS for listener in listeners)
+
+
+def _add_tags(
+    load_balancers: list[dict[str, Any]],
+    *,
+    id_key: str,
+    response_id_key: str,
+    operation: str,
+    region: str,
+    describe: Callable[[list[str]], list[dict[str, Any]]],
+) -> None:
+    """Set `Tags` on each load balancer from DescribeTags, one call per 20 load balancers.
+
+    A failed call leaves a ReadError under `Tags` of the load balancers it asked for: their checks are
+    still decided, only without tags.
+    """
+    for start in range(0, len(load_balancers), TAGS_BATCH_SIZE):
+        batch = load_balancers[start : start + TAGS_BATCH_SIZE]
+        ids = [load_balancer[id_key] for load_balancer in batch]
+        try:
+            described = {item.get(response_id_key): item.get("Tags", []) for item in describe(ids)}
+        except Exception as exc:  # noqa: BLE001 - tags are evidence only; the checks go on without them
+            error = read_error(operation, exc)
+            logger.warning("%s in %s failed for %s: %s", operation, region, ", ".join(ids), error.code)
+            for load_balancer in batch:
+                load_balancer["Tags"] = error
+            continue
+        for load_balancer in batch:
+            load_balancer["Tags"] = described.get(load_balancer[id_key], [])
 
 
 def _add_classic_details(elb, load_balancer: dict[str, Any]) -> None:
@@ -66,6 +103,14 @@ def _classic_load_balancers(elb) -> list[dict[str, Any]]:
     load_balancers = paginate(elb, "describe_load_balancers", "LoadBalancerDescriptions")
     for load_balancer in load_balancers:
         _add_classic_details(elb, load_balancer)
+    _add_tags(
+        load_balancers,
+        id_key="LoadBalancerName",
+        response_id_key="LoadBalancerName",
+        operation="elb:DescribeTags",
+        region=elb.meta.region_name,
+        describe=lambda names: elb.describe_tags(LoadBalancerNames=names)["TagDescriptions"],
+    )
     return load_balancers
 
 
@@ -89,6 +134,14 @@ def _v2_load_balancers(elbv2) -> list[dict[str, Any]]:
     load_balancers = paginate(elbv2, "describe_load_balancers", "LoadBalancers")
     for load_balancer in load_balancers:
         _add_v2_details(elbv2, load_balancer)
+    _add_tags(
+        load_balancers,
+        id_key="LoadBalancerArn",
+        response_id_key="ResourceArn",
+        operation="elbv2:DescribeTags",
+        region=elbv2.meta.region_name,
+        describe=lambda arns: elbv2.describe_tags(ResourceArns=arns)["TagDescriptions"],
+    )
     return load_balancers
 
 

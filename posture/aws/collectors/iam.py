@@ -13,15 +13,17 @@ Keys written to the global inventory (each is a `ReadError` instead when its rea
 - `iam.password_policy`: the `PasswordPolicy` of GetAccountPasswordPolicy, or `None` when the
   account has no password policy (`NoSuchEntity`).
 - `iam.users`: `UserDetailList` items of GetAccountAuthorizationDetails (`UserName`, `Arn`,
-  `CreateDate`, `GroupList`, `UserPolicyList`, `AttachedManagedPolicies`), each with an added
+  `CreateDate`, `GroupList`, `UserPolicyList`, `AttachedManagedPolicies`, `Tags`), each with an added
   `SSHPublicKeys` key: the `SSHPublicKeys` items of ListSSHPublicKeys for that user (`SSHPublicKeyId`,
   `Status`, `UploadDate`), or a `ReadError` when that user's listing failed.
 - `iam.groups`: `GroupDetailList` items of GetAccountAuthorizationDetails (`GroupName`, `Arn`, ...).
 - `iam.virtual_mfa_devices`: assigned virtual MFA devices as `{"SerialNumber", "User", "EnableDate"}`.
   The seed and QR code fields are dropped: they are MFA secrets.
 
-Access keys come from the credential report (`access_key_N_active`, `access_key_N_last_rotated`,
-`access_key_N_last_used_date`), so no per-user ListAccessKeys call is needed.
+The authorization details carry each user's tags, so no per-user ListUserTags call is needed; IAM
+groups have no tags. Access keys come from the credential report (`access_key_N_active`,
+`access_key_N_last_rotated`, `access_key_N_last_used_date`), so no per-user ListAccessKeys call is
+needed.
 """
 
 from __future__ import annotations

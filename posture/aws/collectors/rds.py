@@ -3,9 +3,10 @@
 Keys written, once per region (each one a `ReadError` instead when its call failed):
 - `rds.db_instances`: list of DescribeDBInstances items (`DBInstanceArn`, `DBInstanceIdentifier`,
   `DBClusterIdentifier` for cluster members, `Engine`, `StorageEncrypted`, `KmsKeyId`,
-  `PubliclyAccessible`, `Endpoint`, `DbInstancePort`, `VpcSecurityGroups`, ...).
+  `PubliclyAccessible`, `Endpoint`, `DbInstancePort`, `VpcSecurityGroups`, `TagList`, ...).
 - `rds.db_clusters`: list of DescribeDBClusters items (`DBClusterArn`, `DBClusterIdentifier`,
-  `Engine`, `StorageEncrypted`, `KmsKeyId`, `Port`, `VpcSecurityGroups`, `DBClusterMembers`, ...).
+  `Engine`, `StorageEncrypted`, `KmsKeyId`, `Port`, `VpcSecurityGroups`, `DBClusterMembers`,
+  `TagList`, ...).
   The listing also contains Neptune and DocumentDB clusters, which share this API.
 """
 

@@ -2,8 +2,8 @@
 
 Regional collector, once per enabled region, writes:
 
-- `redshift.clusters`: list of DescribeClusters items (`ClusterIdentifier`, ...), each with the added key
-  `LoggingStatus`: the DescribeLoggingStatus response (`LoggingEnabled`, `LogDestinationType`,
+- `redshift.clusters`: list of DescribeClusters items (`ClusterIdentifier`, `Tags`, ...), each with the
+  added key `LoggingStatus`: the DescribeLoggingStatus response (`LoggingEnabled`, `LogDestinationType`,
   `BucketName`, `LogExports`, ...) or a ReadError.
 """
 

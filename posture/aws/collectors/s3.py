@@ -22,11 +22,14 @@ Account collector, after every region, writes into the global inventory:
     - `PolicyStatus`: the GetBucketPolicyStatus `PolicyStatus` dict (`IsPublic`), or None when the bucket
       has no policy (NoSuchBucketPolicy);
     - `PublicAccessBlock`: the bucket's `PublicAccessBlockConfiguration` dict, or None when it has none
-      (NoSuchPublicAccessBlockConfiguration).
+      (NoSuchPublicAccessBlockConfiguration);
+    - `Tags`: the GetBucketTagging `TagSet` (a list of `{"Key", "Value"}`), empty when the bucket has
+      no tags (NoSuchTagSet). Only trail buckets are judged, so only they cost this extra call.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from typing import Any
 
@@ -34,6 +37,8 @@ from posture.aws.collectors import collector
 from posture.aws.collectors.base import paginate, safe_put, try_read
 from posture.aws.inventory import AccountData, DataUnavailable, Inventory, ReadError
 from posture.aws.session import ClientFactory
+
+logger = logging.getLogger(__name__)
 
 # ListBuckets and S3 Control work from any region of the partition, and us-east-1 cannot be disabled.
 GLOBAL_CLIENT_REGION = "us-east-1"
@@ -64,8 +69,21 @@ def collect_s3(clients: ClientFactory, inventory: Inventory, *, account_id: str)
     _put_value_or_error(inventory, "s3.account_public_access_block", account_block)
 
 
+def _bucket_tags(s3, bucket: str) -> list[dict[str, str]] | ReadError:
+    tags = try_read(
+        "s3:GetBucketTagging",
+        lambda: s3.get_bucket_tagging(Bucket=bucket)["TagSet"],
+        absent=("NoSuchTagSet",),
+    )
+    if isinstance(tags, ReadError):
+        logger.warning("s3:GetBucketTagging of bucket %s failed: %s", bucket, tags.code)
+        return tags
+    return tags or []
+
+
 def _bucket_details(s3, bucket: str) -> dict[str, Any]:
     return {
+        "Tags": _bucket_tags(s3, bucket),
         "Logging": try_read(
             "s3:GetBucketLogging", lambda: _without_metadata(s3.get_bucket_logging(Bucket=bucket))
         ),

@@ -2,7 +2,7 @@
 
 Regional collector, once per enabled region, writes:
 
-- `vpc.vpcs`: list of DescribeVpcs items (`VpcId`, `OwnerId`, `IsDefault`, ...), including VPCs that
+- `vpc.vpcs`: list of DescribeVpcs items (`VpcId`, `OwnerId`, `IsDefault`, `Tags`, ...), including VPCs that
   other accounts share with this one;
 - `vpc.flow_logs`: list of DescribeFlowLogs items (`ResourceId`, `FlowLogStatus`, `TrafficType`,
   `LogDestinationType`, `DeliverLogsStatus`, ...) for every resource type (VPC, subnet, network

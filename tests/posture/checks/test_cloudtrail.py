@@ -659,3 +659,46 @@ def test_not_public_unknown_for_other_account_bucket(mock_aws_env, aws_fakes):
 
 def test_not_public_not_applicable_without_trails(mock_aws_env):
     only(check_results("cloudtrail_bucket_not_public", ACCOUNT, [REGION]), Status.NOT_APPLICABLE)
+
+
+# Tags in the evidence.
+AUDIT_TAGS = [{"Key": "team", "Value": "audit"}]
+
+
+def test_trail_evidence_carries_tags(account):
+    create_trail(account, TagsList=AUDIT_TAGS)
+    result = only(check_results("cloudtrail_kms_encryption", ACCOUNT, [REGION]), Status.FAIL)
+    assert result.evidence["Tags"] == AUDIT_TAGS
+
+
+def test_trail_homed_outside_scan_evidence_carries_tags(account):
+    create_trail(account, region=OTHER_REGION, TagsList=AUDIT_TAGS)
+    result = only(check_results("cloudtrail_log_file_validation", ACCOUNT, [REGION]), Status.FAIL)
+    assert result.evidence["Tags"] == AUDIT_TAGS
+
+
+def test_region_result_has_no_trail_tags(account):
+    create_trail(account, TagsList=AUDIT_TAGS)
+    result = only(check_results("cloudtrail_enabled", ACCOUNT, [REGION]), Status.PASS)
+    assert "Tags" not in result.evidence
+
+
+def test_trail_tags_denied_still_decides(account, aws_fakes):
+    create_trail(account, TagsList=AUDIT_TAGS)
+    aws_fakes.deny("cloudtrail", "ListTags")
+    result = only(check_results("cloudtrail_cloudwatch_logs", ACCOUNT, [REGION]), Status.FAIL)
+    assert result.evidence["tags_error"]["code"] == "AccessDenied"
+
+
+def test_bucket_evidence_carries_tags(account):
+    create_trail(account)
+    account.client("s3").put_bucket_tagging(Bucket=BUCKET, Tagging={"TagSet": AUDIT_TAGS})
+    result = only(check_results("cloudtrail_bucket_access_logging", ACCOUNT, [REGION]), Status.FAIL)
+    assert result.evidence["Tags"] == AUDIT_TAGS
+
+
+def test_bucket_tags_denied_still_decides(account, aws_fakes):
+    create_trail(account)
+    aws_fakes.deny("s3", "GetBucketTagging")
+    result = only(check_results("cloudtrail_bucket_mfa_delete", ACCOUNT, [REGION]), Status.FAIL)
+    assert result.evidence["tags_error"]["code"] == "AccessDenied"

@@ -167,3 +167,39 @@ def test_empty_region(mock_aws_env):
     assert volumes.status == Status.NOT_APPLICABLE
     # With no owned image, the region's block public access setting is still judged.
     assert [r.resource_id for r in evaluate("ami_not_public", data)] == [BLOCK_PUBLIC_ACCESS_ID]
+
+
+# Tags in the evidence.
+SCRATCH_TAGS = [{"Key": "backup-tier", "Value": "scratch"}, {"Key": "Name", "Value": "tmp"}]
+
+
+def test_volume_evidence_carries_tags(mock_aws_env):
+    ec2_client().create_volume(
+        Size=1,
+        AvailabilityZone="us-east-1a",
+        Encrypted=False,
+        TagSpecifications=[{"ResourceType": "volume", "Tags": SCRATCH_TAGS}],
+    )
+    [result] = check_results("ebs_volume_encrypted", ACCOUNT)
+    assert result.evidence["Tags"] == sorted(SCRATCH_TAGS, key=lambda tag: tag["Key"])
+
+
+def test_untagged_volume_evidence_has_no_tags():
+    data = plain_data(ec2__volumes=[{"VolumeId": "vol-1", "Encrypted": True, "Tags": []}])
+    [result] = evaluate("ebs_volume_encrypted", data)
+    assert "Tags" not in result.evidence
+
+
+def test_image_evidence_carries_tags():
+    image = {"ImageId": "ami-1", "Public": True, "Tags": [{"Key": "team", "Value": "build"}]}
+    block = {"ImageBlockPublicAccessState": "block-new-sharing"}
+    data = plain_data(ec2__images=[image], ec2__image_block_public_access=block)
+    result = next(r for r in evaluate("ami_not_public", data) if r.resource_id == image_arn("ami-1"))
+    assert result.evidence["Tags"] == [{"Key": "team", "Value": "build"}]
+
+
+def test_region_setting_evidence_has_no_tags():
+    block = {"ImageBlockPublicAccessState": "block-new-sharing"}
+    data = plain_data(ec2__images=[], ec2__image_block_public_access=block)
+    [result] = evaluate("ami_not_public", data)
+    assert "Tags" not in result.evidence

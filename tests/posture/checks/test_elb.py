@@ -335,3 +335,50 @@ def test_classic_tls_not_applicable_for_plain_http(account):
     arn = account.classic()
     result = only(check_results("elb_tls_policy", ACCOUNT, [REGION]), Status.NOT_APPLICABLE)
     assert result.resource_id == arn
+
+
+# Tags in the evidence.
+WEB_TAGS = [{"Key": "team", "Value": "web"}]
+
+
+def test_classic_logging_evidence_carries_tags(account):
+    account.classic()
+    account.client("elb").add_tags(LoadBalancerNames=["classic-web"], Tags=WEB_TAGS)
+    result = only(check_results("elb_access_logging", ACCOUNT, [REGION]), Status.FAIL)
+    assert result.evidence["Tags"] == WEB_TAGS
+
+
+def test_application_logging_evidence_carries_tags(account):
+    lb_arn = account.v2("web-alb")
+    account.client("elbv2").add_tags(ResourceArns=[lb_arn], Tags=WEB_TAGS)
+    result = only(check_results("elb_access_logging", ACCOUNT, [REGION]), Status.FAIL)
+    assert result.evidence["Tags"] == WEB_TAGS
+
+
+def test_listener_evidence_carries_load_balancer_tags(account):
+    lb_arn = account.v2("web-alb")
+    account.client("elbv2").add_tags(ResourceArns=[lb_arn], Tags=WEB_TAGS)
+    account.listener(lb_arn, "HTTPS", 443, STRONG_V2_POLICY)
+    result = only(check_results("elb_tls_policy", ACCOUNT, [REGION]), Status.PASS)
+    assert result.evidence["Tags"] == WEB_TAGS
+
+
+def test_classic_listener_evidence_carries_load_balancer_tags(account):
+    account.classic(https=True)
+    account.client("elb").add_tags(LoadBalancerNames=["classic-web"], Tags=WEB_TAGS)
+    account.classic_policy("classic-web", "tls12", {"Protocol-TLSv1.2": "true"})
+    result = only(check_results("elb_tls_policy", ACCOUNT, [REGION]), Status.PASS)
+    assert result.evidence["Tags"] == WEB_TAGS
+
+
+def test_tags_denied_still_decides(account, aws_fakes):
+    account.v2("web-alb")
+    aws_fakes.deny("elbv2", "DescribeTags")
+    only(check_results("elb_access_logging", ACCOUNT, [REGION]), Status.FAIL)
+
+
+def test_tags_denied_named_in_evidence(account, aws_fakes):
+    account.v2("web-alb")
+    aws_fakes.deny("elbv2", "DescribeTags")
+    result = only(check_results("elb_access_logging", ACCOUNT, [REGION]), Status.FAIL)
+    assert result.evidence["tags_error"]["code"] == "AccessDenied"

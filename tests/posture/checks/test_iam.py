@@ -918,3 +918,57 @@ def test_iam_results_are_global(make_user):
     # The SSH key checks also judge EC2 key pairs, which are regional.
     for check_id in set(IAM_CHECKS) - {"ssh_key_rotation", "ssh_key_unused"}:
         assert {r.region for r in evaluate(check_id, data)} == {"global"}, check_id
+
+
+# Tags in the evidence: users carry their own; access keys and SSH keys carry their user's.
+OPS_TAGS = [{"Key": "team", "Value": "ops"}]
+
+
+def test_report_user_evidence_carries_user_tags(iam, make_user):
+    make_user("alice", password=True)
+    iam.tag_user(UserName="alice", Tags=OPS_TAGS)
+    result = only(check_results("iam_user_console_mfa", ACCOUNT))
+    assert result.evidence["Tags"] == OPS_TAGS
+
+
+def test_access_key_evidence_carries_user_tags(iam, make_user):
+    make_user("deployer", keys=1)
+    iam.tag_user(UserName="deployer", Tags=OPS_TAGS)
+    result = only(check_results("iam_access_key_rotation", ACCOUNT))
+    assert result.evidence["Tags"] == OPS_TAGS
+
+
+def test_direct_policies_evidence_carries_user_tags(iam, make_user):
+    make_user("alice")
+    iam.tag_user(UserName="alice", Tags=OPS_TAGS)
+    result = only(check_results("iam_user_no_direct_policies", ACCOUNT))
+    assert result.evidence["Tags"] == OPS_TAGS
+
+
+def test_ssh_key_evidence_carries_user_tags(iam, make_user):
+    make_user("alice")
+    iam.tag_user(UserName="alice", Tags=OPS_TAGS)
+    key_id = upload_ssh_key(iam, "alice")
+    results = check_results("ssh_key_unused", ACCOUNT)
+    result = result_for(results, f"{user_arn('alice')}#ssh_public_key/{key_id}")
+    assert result.evidence["Tags"] == OPS_TAGS
+
+
+def test_key_pair_evidence_carries_tags(ec2):
+    ec2.create_key_pair(KeyName="deploy", TagSpecifications=[{"ResourceType": "key-pair", "Tags": OPS_TAGS}])
+    result = result_for(check_results("ssh_key_unused", ACCOUNT), key_pair_arn("deploy"))
+    assert result.evidence["Tags"] == OPS_TAGS
+
+
+def test_user_tags_unreadable_still_decides(make_user, aws_fakes):
+    make_user("alice", password=True)
+    aws_fakes.deny("iam", "GetAccountAuthorizationDetails")
+    result = only(check_results("iam_user_console_mfa", ACCOUNT))
+    assert result.status == Status.FAIL
+
+
+def test_user_tags_unreadable_named_in_evidence(make_user, aws_fakes):
+    make_user("alice", password=True)
+    aws_fakes.deny("iam", "GetAccountAuthorizationDetails")
+    result = only(check_results("iam_user_console_mfa", ACCOUNT))
+    assert result.evidence["tags_error"]["code"] == "AccessDenied"

@@ -237,3 +237,36 @@ def test_instances_read_across_pages(mock_aws_env, aws_fakes):
     results = {r.resource_id: r.status for r in evaluate("rds_not_public", data)}
     assert results == {instance_arn("first"): Status.PASS, instance_arn("second"): Status.FAIL}
     assert data.regions[REGION].listed["rds.db_instances"] == 2
+
+
+# Tags in the evidence: RDS returns `TagList`, the evidence uses `Tags` like every other check.
+ORDERS_TAGS = [{"Key": "team", "Value": "orders"}]
+
+
+def test_storage_cluster_evidence_carries_tags():
+    cluster = {
+        "DBClusterArn": "arn:aws:rds:us-east-1:111111111111:cluster:orders",
+        "DBClusterIdentifier": "orders",
+        "StorageEncrypted": False,
+        "TagList": ORDERS_TAGS,
+    }
+    data = plain_data(rds__db_clusters=[cluster], rds__db_instances=[])
+    [result] = evaluate("rds_storage_encrypted", data)
+    assert result.evidence["Tags"] == ORDERS_TAGS
+
+
+def test_public_evidence_carries_tags(mock_aws_env):
+    new_instance(rds_client(), "orders-db", PubliclyAccessible=True, Tags=ORDERS_TAGS)
+    [result] = evaluate("rds_not_public", collect(ACCOUNT))
+    assert result.evidence["Tags"] == ORDERS_TAGS
+
+
+def test_public_evidence_has_no_tag_list():
+    instance = {
+        "DBInstanceArn": instance_arn("orders-db"),
+        "DBInstanceIdentifier": "orders-db",
+        "PubliclyAccessible": False,
+        "TagList": ORDERS_TAGS,
+    }
+    [result] = evaluate("rds_not_public", plain_data(rds__db_instances=[instance]))
+    assert "TagList" not in result.evidence

@@ -91,3 +91,10 @@ def test_audit_logging_not_applicable_per_empty_region(redshift):
         cluster_arn("analytics"): Status.FAIL,
         f"arn:aws::{ACCOUNT}:account/{OTHER_REGION}": Status.NOT_APPLICABLE,
     }
+
+
+def test_audit_logging_evidence_carries_tags(redshift):
+    create_cluster(redshift)
+    redshift.create_tags(ResourceName=cluster_arn("analytics"), Tags=[{"Key": "team", "Value": "analytics"}])
+    result = only(check_results("redshift_audit_logging", ACCOUNT, [REGION]), Status.FAIL)
+    assert result.evidence["Tags"] == [{"Key": "team", "Value": "analytics"}]

@@ -449,3 +449,27 @@ def test_read_error_kept_per_region():
     [result] = evaluate("sg_wide_source_range", data)
     assert result.status == Status.UNKNOWN
     assert "Throttling" in result.reason
+
+
+# Tags in the evidence.
+TEAM_TAGS = [{"Key": "team", "Value": "web"}]
+
+
+def test_group_results_carry_tags():
+    group = {**plain_group(ingress=[rule("tcp", 22, cidr="0.0.0.0/0")]), "Tags": TEAM_TAGS}
+    data = plain_data([group])
+    for check_id in ["sg_wide_port_range", "sg_wide_source_range", "sg_well_known_ports_open"]:
+        [result] = evaluate(check_id, data)
+        assert result.evidence["Tags"] == TEAM_TAGS, check_id
+
+
+def test_default_group_result_carries_tags():
+    group = {**plain_group(group_id="sg-0", name="default"), "Tags": TEAM_TAGS}
+    [result] = evaluate("sg_default_restricts_all", plain_data([group]))
+    assert result.evidence["Tags"] == TEAM_TAGS
+
+
+def test_group_count_evidence_has_no_tags():
+    group = {**plain_group(), "Tags": TEAM_TAGS}
+    [result] = evaluate("security_group_count", plain_data([group]))
+    assert "Tags" not in result.evidence["unattached_groups"][0]

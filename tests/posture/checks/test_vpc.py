@@ -112,3 +112,10 @@ def test_inactive_flow_log_does_not_count():
     vpc = {"VpcId": "vpc-0abc", "OwnerId": ACCOUNT, "IsDefault": False}
     flow_log = {"FlowLogId": "fl-1", "ResourceId": "vpc-0abc", "FlowLogStatus": "INACTIVE"}
     only(evaluate("vpc_flow_logs", account_with_vpcs([vpc], [flow_log])), Status.FAIL)
+
+
+def test_flow_logs_evidence_carries_tags(ec2):
+    vpc_id = default_vpc(ec2)
+    ec2.create_tags(Resources=[vpc_id], Tags=[{"Key": "env", "Value": "prod"}])
+    result = only(check_results("vpc_flow_logs", ACCOUNT, [REGION]), Status.FAIL)
+    assert result.evidence["Tags"] == [{"Key": "env", "Value": "prod"}]

@@ -280,3 +280,9 @@ def test_collect_key_pairs_and_references(session):
     collect_ec2_keys(ClientFactory(session), inventory, account_id=ACCOUNT)
     assert [pair["KeyName"] for pair in inventory.get("ec2.key_pairs")] == ["ops"]
     assert inventory.get("ec2.key_pair_instances") == {"ops": [running["Instances"][0]["InstanceId"]]}
+
+
+def test_collect_users_keep_tags(iam, session):
+    iam.create_user(UserName="alice", Tags=[{"Key": "team", "Value": "ops"}])
+    user = collect_global(session).get("iam.users")[0]
+    assert user["Tags"] == [{"Key": "team", "Value": "ops"}]

@@ -3,6 +3,9 @@
 Exceptions are proposed in the dashboard or imported with `manage.py import_mutelist`, so they
 cannot be added or edited here. The actions and deletion go through triage.services, which check
 the role, keep the findings' coverage current and write the events.
+
+Saved views are listed read-only, because each belongs to its owner, who changes it on the
+findings page.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from triage import services
-from triage.models import FindingException
+from triage.models import FindingException, SavedView
 
 
 @admin.register(FindingException)
@@ -91,3 +94,18 @@ class FindingExceptionAdmin(admin.ModelAdmin):
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[FindingException]) -> None:
         for exception in queryset:
             services.exception_delete(user=request.user, exception_id=exception.pk)
+
+
+@admin.register(SavedView)
+class SavedViewAdmin(admin.ModelAdmin):
+    list_display = ("name", "owner", "query", "updated_at")
+    list_select_related = ("owner",)
+    search_fields = ("name", "owner__username")
+    fields = ("owner", "name", "query", "created_at", "updated_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: SavedView | None = None) -> bool:
+        return False

@@ -14,6 +14,7 @@ import datetime as dt
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 
 from accounts.validators import validate_account_id
 
@@ -115,3 +116,33 @@ class FindingException(models.Model):
         if self.tags:
             parts.append("tags " + ", ".join(f"{key}={value}" for key, value in sorted(self.tags.items())))
         return ", ".join(parts)
+
+
+class SavedView(models.Model):
+    """A user's named set of findings filters and sort order, private to its owner.
+
+    `query` is the query string of the findings page, normalised by `triage.saved_views`: only the
+    filter form's fields, without empty values or the page cursor, in the form's field order.
+    """
+
+    NAME_MAX_LENGTH = 80
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_views")
+    name = models.CharField(max_length=NAME_MAX_LENGTH)
+    query = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                models.F("owner"),
+                Lower("name"),
+                name="triage_savedview_unique_owner_name",
+                violation_error_message="You already have a saved view with this name.",
+            ),
+        ]
+        ordering = [Lower("name"), "id"]
+
+    def __str__(self) -> str:
+        return self.name

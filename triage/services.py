@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -28,7 +28,19 @@ from accounts.roles import can_triage, is_admin
 from posture.models import Finding, FindingEvent
 from triage.coverage import CoverageTarget, ExceptionIndex, Lapse, coverage_apply
 from triage.models import FindingException
-from triage.selectors import exception_get, finding_get, findings_visible
+from triage.selectors import (
+    BULK_MAX,
+    CHUNK,  # noqa: F401 - part of this module's interface, as before it moved to the selectors
+    MANUAL_STATES,  # noqa: F401 - part of this module's interface, as before it moved to the selectors
+    chunked,
+    exception_get,
+    finding_get,
+    finding_ids_parse,
+    findings_bulk_preview,
+    findings_visible_rows,
+    validate_assignee,
+    validate_manual_state,
+)
 from triage.validators import (
     validate_check_id,
     validate_expiry,
@@ -44,17 +56,7 @@ logger = logging.getLogger(__name__)
 TriageState = Finding.TriageState
 Kind = FindingEvent.Kind
 
-# States people set by hand. Risk accepted and false positive come only from a valid exception,
-# which carries the reason, the expiry and an admin's approval.
-MANUAL_STATES = tuple(
-    state for state in TriageState if state not in (TriageState.RISK_ACCEPTED, TriageState.FALSE_POSITIVE)
-)
-# A bulk action larger than this is almost certainly a mistake in the selection.
-BULK_MAX = 20_000
-# Rows per query for id lists: below SQLite's limit on bound parameters in every version.
-CHUNK = 900
 EVENT_BATCH = 1000
-_MISSING_SHOWN = 10
 
 
 # Roles.
@@ -68,44 +70,12 @@ def _require_admin(user, action: str) -> None:
         raise PermissionDenied(f"{action} an exception needs the admin role.")
 
 
-def _chunks(values: Sequence[int], size: int = CHUNK) -> Iterator[Sequence[int]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
-
-
 # A finding's state, assignee and comments.
-def _validate_manual_state(state: str) -> str:
-    if state in (TriageState.RISK_ACCEPTED, TriageState.FALSE_POSITIVE):
-        raise ValidationError(
-            "The state %(value)r comes from an exception. Propose an exception with a reason (and an "
-            "expiry for an accepted risk); the finding takes that state once an admin approves it.",
-            code="state_from_exception",
-            params={"value": state},
-        )
-    if state not in MANUAL_STATES:
-        raise ValidationError(
-            "Unknown triage state %(value)r. Use one of: %(states)s.",
-            code="unknown_state",
-            params={"value": state, "states": ", ".join(MANUAL_STATES)},
-        )
-    return state
-
-
-def _validate_assignee(assignee) -> None:
-    if not assignee.is_active or not can_triage(assignee):
-        raise ValidationError(
-            "%(value)s cannot be assigned findings: only active analysts and admins triage. Grant the "
-            "analyst role first.",
-            code="assignee_role",
-            params={"value": assignee.get_username()},
-        )
-
-
 def finding_state_set(*, user, finding_id: int, state: str, comment: str = "") -> Finding:
     """Set the triage state of one finding. Setting the state it already has only adds the comment."""
     _require_triage(user)
     finding = finding_get(user=user, pk=finding_id)
-    state = _validate_manual_state(state)
+    state = validate_manual_state(state)
     comment = (comment or "").strip()
     now = timezone.now()
     with transaction.atomic():
@@ -134,7 +104,7 @@ def finding_assign(*, user, finding_id: int, assignee, comment: str = "") -> Fin
     _require_triage(user)
     finding = finding_get(user=user, pk=finding_id)
     if assignee is not None:
-        _validate_assignee(assignee)
+        validate_assignee(assignee)
     new_id = assignee.pk if assignee is not None else None
     if finding.assignee_id == new_id:
         return finding
@@ -166,43 +136,6 @@ def finding_comment(*, user, finding_id: int, text: str) -> FindingEvent:
     )
 
 
-def _finding_ids(values: Iterable[Any]) -> list[int]:
-    """Return the distinct ids in their first order; reject anything that is not an id."""
-    ids: dict[int, None] = {}
-    for value in values:
-        try:
-            ids[int(value)] = None
-        except (TypeError, ValueError):
-            raise ValidationError(
-                "%(value)r is not a finding id. Select findings from the list.",
-                code="invalid_id",
-                params={"value": value},
-            ) from None
-    return list(ids)
-
-
-def _visible_rows(user, ids: list[int], *fields: str, lock: bool = False) -> dict[int, tuple]:
-    """Return {id: (fields...)} for the findings the user may see; reject the selection otherwise."""
-    rows: dict[int, tuple] = {}
-    for chunk in _chunks(ids):
-        findings = findings_visible(user=user).filter(pk__in=chunk)
-        if lock:
-            findings = findings.select_for_update()
-        for pk, *values in findings.values_list("pk", *fields):
-            rows[pk] = tuple(values)
-    missing = [pk for pk in ids if pk not in rows]
-    if missing:
-        shown = ", ".join(str(pk) for pk in missing[:_MISSING_SHOWN])
-        more = f" and {len(missing) - _MISSING_SHOWN} more" if len(missing) > _MISSING_SHOWN else ""
-        raise ValidationError(
-            "Findings %(ids)s%(more)s do not exist or are not visible to you, so nothing was changed. "
-            "Reload the list and select again.",
-            code="findings_not_found",
-            params={"ids": shown, "more": more},
-        )
-    return rows
-
-
 def findings_bulk_triage(
     *,
     user,
@@ -220,39 +153,23 @@ def findings_bulk_triage(
     written. Returns how many findings got an event.
     """
     _require_triage(user)
-    ids = _finding_ids(finding_ids)
-    comment = (comment or "").strip()
-    if not ids:
-        raise ValidationError("No finding is selected. Select at least one.", code="empty_selection")
-    if len(ids) > BULK_MAX:
-        raise ValidationError(
-            "%(count)s findings are selected; a bulk action takes at most %(max)s. Narrow the filter.",
-            code="selection_too_large",
-            params={"count": len(ids), "max": BULK_MAX},
-        )
-    if state is None and assignee is None and not unassign and not comment:
-        raise ValidationError(
-            "Nothing to do: choose a state, an assignee or write a comment.", code="nothing_to_do"
-        )
-    if state is not None:
-        _validate_manual_state(state)
-    if assignee is not None and unassign:
-        raise ValidationError("Choose an assignee or unassign, not both.", code="assign_conflict")
-    if assignee is not None:
-        _validate_assignee(assignee)
-    change_assignee = assignee is not None or unassign
-    new_assignee_id = assignee.pk if assignee is not None else None
-
     now = timezone.now()
     with transaction.atomic():
-        rows = _visible_rows(user, ids, "triage_state", "assignee_id", lock=True)
-        state_ids = [pk for pk, (current, _) in rows.items() if state is not None and current != state]
-        assign_ids = [
-            pk for pk, (_, current) in rows.items() if change_assignee and current != new_assignee_id
-        ]
-        for chunk in _chunks(state_ids):
+        plan = findings_bulk_preview(
+            user=user,
+            finding_ids=finding_ids,
+            state=state,
+            assignee=assignee,
+            unassign=unassign,
+            comment=comment,
+            lock=True,
+        )
+        ids, rows, comment = plan.ids, plan.rows, plan.comment
+        state_ids, assign_ids = plan.state_ids, plan.assign_ids
+        new_assignee_id = assignee.pk if assignee is not None else None
+        for chunk in chunked(state_ids):
             Finding.objects.filter(pk__in=chunk).update(triage_state=state)
-        for chunk in _chunks(assign_ids):
+        for chunk in chunked(assign_ids):
             Finding.objects.filter(pk__in=chunk).update(assignee_id=new_assignee_id)
 
         names = _usernames({rows[pk][1] for pk in assign_ids} | {new_assignee_id})
@@ -356,7 +273,7 @@ def exception_propose(
     )
     with transaction.atomic():
         if finding_ids is not None:
-            ids = _finding_ids(finding_ids)
+            ids = finding_ids_parse(finding_ids)
             if not ids:
                 raise ValidationError({"findings": ["No finding is selected. Select at least one."]})
             if len(ids) > BULK_MAX:
@@ -367,7 +284,7 @@ def exception_propose(
                         ]
                     }
                 )
-            _visible_rows(user, ids)
+            findings_visible_rows(user=user, ids=ids)
         exception = FindingException.objects.create(
             **fields,
             scope=FindingException.Scope.FINDINGS if finding_ids is not None else FindingException.Scope.RULE,
@@ -657,7 +574,7 @@ def coverage_refresh(
     index = ExceptionIndex.load(now=now, exclude=exclude)
     ids = list(findings.order_by().values_list("pk", flat=True).distinct())
     changed = 0
-    for chunk in _chunks(ids):
+    for chunk in chunked(ids):
         rows = list(
             Finding.objects.filter(pk__in=chunk)
             .select_related("account")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
@@ -61,6 +61,12 @@ FINDING_SORTS: dict[str, SortColumn] = {
 }
 # Failing first, then the most severe, then the newest finding.
 DEFAULT_SORT = "-status"
+# Triage states of a finding that still waits for someone: not resolved, and not decided by an exception.
+ACTIVE_TRIAGE_STATES = (
+    Finding.TriageState.OPEN,
+    Finding.TriageState.ACKNOWLEDGED,
+    Finding.TriageState.IN_PROGRESS,
+)
 SORT_CHOICES = tuple(f"{prefix}{name}" for name in FINDING_SORTS for prefix in ("", "-"))
 
 _SORT_ANNOTATIONS = {
@@ -136,14 +142,19 @@ def finding_list(
     last_seen_to: dt.date | None = None,
     search: str = "",
     include_gone: bool = False,
+    triage_states: Sequence[str] = (),
+    assignee_id: int | None = None,
+    unassigned: bool = False,
 ) -> QuerySet[Finding]:
     """Return findings matching every given filter, failing and most severe first.
 
     By default only current findings: those whose resource the latest scan of the account listed.
     Date ranges include both ends, as whole days in the current time zone. `search` matches a
-    substring of the resource id, or of a check's title or id.
+    substring of the resource id, or of a check's title or id. `triage_states` matches any of
+    them; `assignee_id` keeps the findings assigned to that user, `unassigned` those assigned to
+    nobody.
     """
-    findings = Finding.objects.select_related("account").defer("evidence", "thresholds")
+    findings = Finding.objects.select_related("account", "assignee").defer("evidence", "thresholds")
     if not include_gone:
         findings = findings.filter(is_current=True)
     exact = {
@@ -164,6 +175,12 @@ def finding_list(
         findings = findings.filter(
             Q(resource_id__icontains=search) | Q(check_id__in=matching_check_ids(search))
         )
+    if triage_states:
+        findings = findings.filter(triage_state__in=triage_states)
+    if assignee_id is not None:
+        findings = findings.filter(assignee_id=assignee_id)
+    if unassigned:
+        findings = findings.filter(assignee__isnull=True)
     sorted_findings, _ = finding_sorted(findings, sort=DEFAULT_SORT)
     return sorted_findings
 

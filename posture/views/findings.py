@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from accounts.roles import can_triage
 from posture import exports
 from posture.checks.base import Area, CheckDefinition, registry
-from posture.forms import FindingFilterForm
+from posture.forms import BulkTriageForm, FindingFilterForm
 from posture.keyset import InvalidCursor
 from posture.models import Finding
 from posture.selectors import findings as finding_selectors
@@ -27,7 +28,20 @@ MATCH_COUNT_CAP = 10_000
 @require_GET
 @viewer_required
 def finding_list(request: HttpRequest) -> HttpResponse:
-    form = FindingFilterForm(request.GET)
+    context = finding_table_context(request, query=request.GET)
+    # A history restore request (back button with nothing cached) replaces the whole body.
+    if request.htmx and not request.htmx.history_restore_request:
+        return render(request, "posture/finding_list.html#finding-table", context)
+    return render(request, "posture/finding_list.html", context)
+
+
+def finding_table_context(request: HttpRequest, *, query: QueryDict) -> dict:
+    """Return what the findings table needs to show the findings that `query` filters and sorts.
+
+    `query` is the list's query string: request.GET for the page itself, or the filters that a bulk
+    action posted, when its response shows the table again.
+    """
+    form = FindingFilterForm(query, user=request.user)
     findings = finding_selectors.finding_list(**form.filters())
     sort = form.sort_order()
     notices = form.ignored_messages()
@@ -36,27 +50,27 @@ def finding_list(request: HttpRequest) -> HttpResponse:
             findings,
             sort=sort,
             size=FINDINGS_PER_PAGE,
-            after=request.GET.get("after", ""),
-            before=request.GET.get("before", ""),
+            after=query.get("after", ""),
+            before=query.get("before", ""),
         )
     except InvalidCursor as exc:
         notices.append(str(exc))
         page = finding_selectors.finding_page(findings, sort=sort, size=FINDINGS_PER_PAGE)
-    context = {
+    may_triage = can_triage(request.user)
+    return {
         "form": form,
+        "query": query,
         "page": page,
         "sort": sort,
         "sort_is_default": sort == finding_selectors.DEFAULT_SORT,
         "sort_headers": _sort_headers(sort),
         "matching": finding_selectors.finding_count(findings, cap=MATCH_COUNT_CAP),
         "notices": notices,
-        "filter_query": _filter_query(request),
+        "filter_query": _filter_query(query),
         "check_titles": {check_id: d.title for check_id, d in registry().items()},
+        "may_triage": may_triage,
+        "bulk_form": BulkTriageForm(user=request.user, assignees=form.assignees) if may_triage else None,
     }
-    # A history restore request (back button with nothing cached) replaces the whole body.
-    if request.htmx and not request.htmx.history_restore_request:
-        return render(request, "posture/finding_list.html#finding-table", context)
-    return render(request, "posture/finding_list.html", context)
 
 
 def _sort_headers(sort: str) -> dict[str, dict[str, str]]:
@@ -82,9 +96,9 @@ def _sort_headers(sort: str) -> dict[str, dict[str, str]]:
     return headers
 
 
-def _filter_query(request: HttpRequest) -> str:
+def _filter_query(query: QueryDict) -> str:
     """Return the query string of the filters and sort, without the page cursor."""
-    query = request.GET.copy()
+    query = query.copy()
     query.pop("after", None)
     query.pop("before", None)
     return query.urlencode()
@@ -151,7 +165,7 @@ def _finding_export(request: HttpRequest, *, extension: str, content_type: str) 
     The filters and sort are read as the list reads them (an invalid filter is ignored there and
     here alike), and the page cursor is ignored because the export contains every page.
     """
-    form = FindingFilterForm(request.GET)
+    form = FindingFilterForm(request.GET, user=request.user)
     findings = finding_selectors.finding_list(**form.filters())
     rows = finding_selectors.finding_export_rows(findings, sort=form.sort_order())
     records = exports.finding_records(

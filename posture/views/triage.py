@@ -1,4 +1,4 @@
-"""Triage on the finding page, and the exceptions list.
+"""Triage on the finding page. The exception pages are in posture.views.exceptions.
 
 Every POST goes through triage.services, which checks the role on the server: PermissionDenied
 becomes a 403 and Http404 a 404 by Django's own handling. A ValidationError leaves everything
@@ -15,22 +15,18 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST
 
 from accounts.roles import ADMIN, ANALYST, can_triage, is_admin
 from posture.models import Finding
-from posture.views.access import viewer_required
 from triage import selectors, services
 from triage.models import FindingException
 
 logger = logging.getLogger(__name__)
-
-EXCEPTIONS_PER_PAGE = 100
 
 
 def triage_context(request: HttpRequest, finding: Finding) -> dict:
@@ -180,16 +176,3 @@ def exception_reject(request: HttpRequest, pk: int, exception_pk: int) -> HttpRe
         return f"Exception {exception_pk} rejected."
 
     return _apply(request, pk, action)
-
-
-@login_required
-@require_GET
-@viewer_required
-def exception_list(request: HttpRequest) -> HttpResponse:
-    paginator = Paginator(selectors.exception_list(user=request.user), EXCEPTIONS_PER_PAGE)
-    context = {
-        "page": paginator.get_page(request.GET.get("page")),
-        "expiring": selectors.exceptions_expiring(user=request.user),
-        "expiring_days": selectors.EXPIRING_WITHIN_DAYS,
-    }
-    return render(request, "posture/exception_list.html", context)

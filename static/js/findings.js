@@ -6,6 +6,7 @@
 (function () {
   const FILTER_FORM_ID = "finding-filters";
   const SELECTION_FORM_ID = "finding-selection";
+  const CONFIRMATION_ID = "bulk-confirmation";
 
   function selectionParts(form) {
     return {
@@ -42,10 +43,33 @@
     }
   }
 
+  // A confirmation describes the selection and the panel as they were when it was requested, so
+  // any change to them removes it; its Confirm button would post the old values.
+  function clearConfirmation() {
+    const confirmation = document.getElementById(CONFIRMATION_ID);
+    if (confirmation) {
+      confirmation.replaceChildren();
+    }
+  }
+
+  // Cancel leaves the page as it is, selection included. Without JavaScript the link reloads it.
+  function onCancel(event) {
+    const link = event.target.closest("[data-bulk-cancel]");
+    if (!link || !link.closest(`#${CONFIRMATION_ID}`)) {
+      return;
+    }
+    event.preventDefault();
+    clearConfirmation();
+  }
+
   function onSelectionChange(event) {
     const box = event.target;
     const form = box.form;
     if (!form || form.id !== SELECTION_FORM_ID) {
+      return;
+    }
+    clearConfirmation();
+    if (box.type !== "checkbox" || box.name === "unassign") {
       return;
     }
     const parts = selectionParts(form);
@@ -89,6 +113,7 @@
   }
 
   document.addEventListener("change", onSelectionChange);
+  document.addEventListener("click", onCancel);
   document.addEventListener("htmx:configRequest", dropEmptyFilters);
   document.addEventListener("htmx:afterSwap", showCurrentSelection);
   document.addEventListener("DOMContentLoaded", showCurrentSelection);

@@ -22,7 +22,7 @@ from posture.selectors.findings import (
     finding_page,
     matching_check_ids,
 )
-from tests.factories import AccountFactory, FindingFactory, ScanFactory, install_fake_checks
+from tests.factories import AccountFactory, FindingFactory, ScanFactory, UserFactory, install_fake_checks
 
 pytestmark = pytest.mark.django_db
 
@@ -395,3 +395,25 @@ def test_finding_export_rows_streams_from_iterator():
     rows = finding_export_rows(finding_list(), sort=DEFAULT_SORT)
     assert not isinstance(rows, list)
     assert next(rows)[0] is not None
+
+
+# Triage filters.
+def test_finding_list_triage_states_any_of():
+    open_finding = FindingFactory(triage_state=Finding.TriageState.OPEN)
+    progress = FindingFactory(triage_state=Finding.TriageState.IN_PROGRESS)
+    FindingFactory(triage_state=Finding.TriageState.RESOLVED)
+    found = set(finding_list(triage_states=finding_selectors.ACTIVE_TRIAGE_STATES))
+    assert found == {open_finding, progress}
+
+
+def test_finding_list_assignee():
+    analyst = UserFactory(roles=["analyst"])
+    assigned = FindingFactory(assignee=analyst)
+    FindingFactory()
+    assert list(finding_list(assignee_id=analyst.pk)) == [assigned]
+
+
+def test_finding_list_unassigned():
+    unassigned = FindingFactory()
+    FindingFactory(assignee=UserFactory(roles=["analyst"]))
+    assert list(finding_list(unassigned=True)) == [unassigned]

@@ -26,9 +26,10 @@ LIST_URL = reverse("posture:finding-list")
 CSV_URL = reverse("posture:finding-export-csv")
 JSON_URL = reverse("posture:finding-export-json")
 HTMX = {"HX-Request": "true"}
-# Session, user, role check, admin check of the layout, environments, accounts, rows and count make
-# 8 queries, and an account filter adds its lookup. A query per row would exceed this by far.
-MAX_PAGE_QUERIES = 9
+# Session, user, role check, triage role check, admin check of the layout, environments, assignable
+# users, accounts, saved views, rows and count make 11 queries, and an account filter adds its lookup.
+# A query per row would exceed this by far.
+MAX_PAGE_QUERIES = 12
 
 
 @pytest.fixture(autouse=True)
@@ -52,6 +53,8 @@ def spread() -> list[Finding]:
     """Twelve findings across two accounts with ties in status, severity and dates."""
     production = AccountFactory(name="prod", account_id="111111111111", environment="production")
     staging = AccountFactory(name="stage", account_id="222222222222", environment="staging")
+    analyst = UserFactory(username="analyst", roles=["analyst"])
+    triage_states = ["open", "acknowledged", "in_progress", "resolved", "risk_accepted"]
     findings = []
     for n in range(12):
         findings.append(
@@ -65,6 +68,8 @@ def spread() -> list[Finding]:
                 resource_id=f"arn:aws:ec2:us-east-1:111111111111:volume/vol-{n % 5:04d}",
                 first_seen_at=at(1 + n % 4),
                 last_seen_at=at(10 + n % 3),
+                triage_state=triage_states[n % 5],
+                assignee=analyst if n % 4 == 0 else None,
             )
         )
     return findings
@@ -174,6 +179,10 @@ def test_filter_account_by_account_id(client, viewer):
         ({"last_seen_to": "2025-01-10"}, lambda f: f.last_seen_at <= at(10)),
         ({"q": "VOL-0003"}, lambda f: f.resource_id.endswith("vol-0003")),
         ({"q": "title of fake_access"}, lambda f: f.check_id == "fake_access_ports"),
+        ({"triage_state": "acknowledged"}, lambda f: f.triage_state == "acknowledged"),
+        ({"triage_state": "active"}, lambda f: f.triage_state in ("open", "acknowledged", "in_progress")),
+        ({"assignee": "analyst"}, lambda f: f.assignee is not None and f.assignee.username == "analyst"),
+        ({"assignee": "none"}, lambda f: f.assignee_id is None),
         (
             {"environment": "staging", "status": Status.FAIL, "first_seen_from": "2025-01-02"},
             lambda f: (
@@ -186,6 +195,47 @@ def test_each_filter_and_a_combination(client, viewer, spread, params, expected)
     wanted = {f.pk for f in spread if expected(f)}
     assert wanted, "the fixture has no finding for this filter"
     assert set(row_ids(client.get(LIST_URL, params))) == wanted
+
+
+def test_my_findings_filter(client):
+    analyst = UserFactory(roles=["analyst"])
+    mine = FindingFactory(assignee=analyst, triage_state="in_progress")
+    FindingFactory(assignee=analyst, triage_state="resolved")
+    FindingFactory(triage_state="in_progress")
+    client.force_login(analyst)
+    assert row_ids(client.get(LIST_URL, {"assignee": "me", "triage_state": "active"})) == [mine.pk]
+
+
+def test_my_findings_filter_in_export(client):
+    analyst = UserFactory(roles=["analyst"])
+    mine = FindingFactory(assignee=analyst)
+    FindingFactory()
+    client.force_login(analyst)
+    rows = export_csv(client, {"assignee": "me", "triage_state": "active"})
+    assert [finding_id_of(row["url"]) for row in rows] == [mine.pk]
+
+
+def test_triage_filters_set_count(client, viewer, spread):
+    html = client.get(LIST_URL, {"triage_state": "acknowledged"}).content.decode()
+    assert "3 matching findings" in html
+
+
+def test_my_findings_linked_for_analyst(client):
+    client.force_login(UserFactory(roles=["analyst"]))
+    html = client.get(LIST_URL).content.decode()
+    assert html.count(f'href="{LIST_URL}?assignee=me&amp;triage_state=active"') == 2
+
+
+def test_my_findings_not_linked_for_viewer(client, viewer):
+    assert "assignee=me" not in client.get(LIST_URL).content.decode()
+
+
+def test_rows_show_triage_state_and_assignee(client, viewer):
+    analyst = UserFactory(username="analyst", roles=["analyst"])
+    FindingFactory(triage_state="in_progress", assignee=analyst)
+    html = client.get(LIST_URL).content.decode()
+    assert '<th scope="col">Triage</th>' in html
+    assert re.search(r"In progress<br>\s*<span class=\"muted\">analyst</span>", html)
 
 
 def test_rows_link_to_finding(client, viewer):
@@ -252,6 +302,14 @@ def test_environment_choices_from_accounts(client, viewer, spread):
         ),
         ({"sort": "price"}, "The sort order was ignored: &#x27;price&#x27; is not a column to sort by."),
         ({"q": "x" * 201}, "The search filter was ignored: Ensure this value has at most 200 characters"),
+        (
+            {"triage_state": "done"},
+            "The triage state filter was ignored: &#x27;done&#x27; is not a known triage state.",
+        ),
+        (
+            {"assignee": "bob"},
+            "The assignee filter was ignored: &#x27;bob&#x27; is not the username of an analyst or admin.",
+        ),
     ],
 )
 def test_invalid_filter_named_and_ignored(client, viewer, params, message):
@@ -606,5 +664,5 @@ def test_htmx_page_queries_bounded(client, viewer, many, django_assert_max_num_q
 
 
 def test_export_queries_bounded(client, viewer, many, django_assert_max_num_queries):
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(7):
         assert len(export_csv(client)) == Finding.objects.count()

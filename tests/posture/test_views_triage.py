@@ -7,9 +7,8 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.roles import ADMIN, ANALYST, VIEWER
 from posture.models import Finding, FindingEvent
-from tests.factories import FindingEventFactory, FindingFactory, UserFactory, install_fake_checks
+from tests.factories import FindingEventFactory, FindingFactory, install_fake_checks
 from triage import services
 from triage.models import FindingException
 
@@ -27,21 +26,6 @@ def fake_checks(monkeypatch):
 @pytest.fixture
 def finding():
     return FindingFactory()
-
-
-@pytest.fixture
-def viewer():
-    return UserFactory(username="viewer", roles=[VIEWER])
-
-
-@pytest.fixture
-def analyst():
-    return UserFactory(username="analyst", roles=[ANALYST])
-
-
-@pytest.fixture
-def admin_user():
-    return UserFactory(username="admin1", roles=[ADMIN])
 
 
 @pytest.fixture

@@ -1,14 +1,14 @@
 from __future__ import annotations
 
 import pytest
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 
 from posture.checks.base import Status
 from posture.models import Finding, FindingEvent
 from tests.factories import AccountFactory, FindingFactory, result
 from tests.triage.conftest import CHECK, arn, fail, passed, rescan
-from triage import services
+from triage import selectors, services
 
 pytestmark = pytest.mark.django_db
 
@@ -307,3 +307,37 @@ def test_bulk_spans_chunks(analyst):
     assert changed == len(findings)
     assert Finding.objects.filter(triage_state=State.ACKNOWLEDGED).count() == len(findings)
     assert FindingEvent.objects.filter(kind=Kind.STATE_CHANGED).count() == len(findings)
+
+
+def test_bulk_preview_writes_nothing(many_findings, analyst, analyst2):
+    ids = [f.pk for f in many_findings]
+    selectors.findings_bulk_preview(user=analyst, finding_ids=ids, state=State.IN_PROGRESS, assignee=analyst2)
+    assert not Finding.objects.filter(triage_state=State.IN_PROGRESS).exists()
+    assert not FindingEvent.objects.exists()
+
+
+def test_bulk_preview_counts_what_service_writes(many_findings, analyst, analyst2):
+    """A mixed selection: the preview's ids and count are the service's changes and return value."""
+    ids = [f.pk for f in many_findings]
+    services.findings_bulk_triage(user=analyst, finding_ids=ids[:2], state=State.IN_PROGRESS)
+    services.findings_bulk_triage(user=analyst, finding_ids=ids[1:3], assignee=analyst2)
+    FindingEvent.objects.all().delete()
+    preview = selectors.findings_bulk_preview(
+        user=analyst, finding_ids=ids, state=State.IN_PROGRESS, assignee=analyst2
+    )
+    assert sorted(preview.state_ids) == ids[2:]
+    assert sorted(preview.assign_ids) == [ids[0], *ids[3:]]
+    assert preview.unchanged == 1
+    changed = services.findings_bulk_triage(
+        user=analyst, finding_ids=ids, state=State.IN_PROGRESS, assignee=analyst2
+    )
+    assert changed == preview.changed
+    assert FindingEvent.objects.filter(kind=Kind.STATE_CHANGED).count() == len(preview.state_ids)
+    assert FindingEvent.objects.filter(kind=Kind.ASSIGNED).count() == len(preview.assign_ids)
+
+
+def test_bulk_preview_rejects_viewer(many_findings, viewer):
+    with pytest.raises(PermissionDenied):
+        selectors.findings_bulk_preview(
+            user=viewer, finding_ids=[many_findings[0].pk], state=State.ACKNOWLEDGED
+        )

@@ -1,0 +1,291 @@
+"""Exception pages: the list, one exception with its review actions, and the form to propose a rule.
+
+Every POST goes through triage.services, which checks the role on the server: PermissionDenied
+becomes a 403 (the page shows its message) and Http404 a 404 by Django's own handling. A
+ValidationError writes nothing and comes back as a message on the exception's page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import urlencode
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.roles import can_triage, is_admin
+from posture.checks.base import registry
+from posture.forms import AWAITING_MY_REVIEW, ExceptionFilterForm, ExceptionRuleForm
+from posture.views.access import viewer_required
+from triage import selectors, services
+from triage.models import FindingException
+
+logger = logging.getLogger(__name__)
+
+EXCEPTIONS_PER_PAGE = 100
+# The detail page lists this many of the findings an exception lists, then the count of the rest.
+LISTED_FINDINGS_SHOWN = 50
+FORM_TEMPLATE = "posture/exception_form.html"
+PREVIEW_PARTIAL = f"{FORM_TEMPLATE}#rule-preview"
+
+
+@login_required
+@require_GET
+@viewer_required
+def exception_list(request: HttpRequest) -> HttpResponse:
+    may_review = is_admin(request.user)
+    form = ExceptionFilterForm(request.GET, may_review=may_review)
+    state, kind = form.values()
+    if state == AWAITING_MY_REVIEW:
+        exceptions = selectors.exceptions_awaiting_review(user=request.user, kind=kind)
+    else:
+        exceptions = selectors.exception_list(user=request.user, state=state, kind=kind)
+    paginator = Paginator(exceptions, EXCEPTIONS_PER_PAGE)
+    context = {
+        "form": form,
+        "ignored": form.ignored_messages(),
+        "filter_query": urlencode(
+            {name: value for name, value in (("state", state), ("kind", kind)) if value}
+        ),
+        "page": paginator.get_page(request.GET.get("page")),
+        "expiring": selectors.exceptions_expiring(user=request.user),
+        "expiring_days": selectors.EXPIRING_WITHIN_DAYS,
+        "awaiting_count": selectors.exceptions_awaiting_review(user=request.user).count()
+        if may_review
+        else 0,
+        "awaiting_state": AWAITING_MY_REVIEW,
+        "may_propose": can_triage(request.user),
+    }
+    return render(request, "posture/exception_list.html", context)
+
+
+@login_required
+@require_GET
+@viewer_required
+def exception_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    exception = selectors.exception_get(user=request.user, pk=pk)
+    return render(request, "posture/exception_detail.html", _detail_context(request, exception))
+
+
+def _detail_context(request: HttpRequest, exception: FindingException) -> dict:
+    """Return what the exception page shows, and which actions its reader may take."""
+    user = request.user
+    now = timezone.now()
+    admin = is_admin(user)
+    proposed = exception.state == FindingException.State.PROPOSED
+    own = exception.created_by_id == user.pk
+    context = {
+        "exception": exception,
+        "expiry_note": _expiry_note(exception.expires_at, now=now),
+        "covered_count": selectors.exception_covered_count(user=user, exception=exception),
+        "check_known": exception.check_id in registry(),
+        "may_review": admin and proposed and not own,
+        "own_proposal": admin and proposed and own,
+        "may_switch": admin,
+        "may_delete": admin or (own and proposed and can_triage(user)),
+        "listed_findings": [],
+        "listed_count": 0,
+        "listed_more": 0,
+        "rule_matches": None,
+    }
+    if exception.scope == FindingException.Scope.FINDINGS:
+        listed = selectors.exception_listed_findings(user=user, exception=exception)
+        first_findings = list(listed[:LISTED_FINDINGS_SHOWN])
+        count = len(first_findings) if len(first_findings) < LISTED_FINDINGS_SHOWN else listed.count()
+        context.update(
+            {
+                "listed_findings": first_findings,
+                "listed_count": count,
+                "listed_more": count - len(first_findings),
+            }
+        )
+    elif proposed:
+        # What a reviewer approves: the findings this rule would cover today.
+        context["rule_matches"] = selectors.exception_rule_matches(
+            user=user,
+            check_id=exception.check_id,
+            account_id=exception.account_id,
+            region=exception.region,
+            resource_pattern=exception.resource_pattern,
+            tags=exception.tags,
+        )
+    return context
+
+
+def _expiry_note(expires_at: dt.datetime | None, *, now: dt.datetime) -> str:
+    """Say how long until the expiry, in whole days, or that it has passed ("" without an expiry)."""
+    if expires_at is None:
+        return ""
+    if expires_at <= now:
+        return "expired"
+    days = (expires_at - now).days
+    if days == 0:
+        return "expires in less than a day"
+    return f"expires in {days} day{'' if days == 1 else 's'}"
+
+
+def _detail_url(pk: int) -> str:
+    return reverse("posture:exception-detail", args=[pk])
+
+
+def _run(
+    request: HttpRequest, pk: int, action: Callable[[], str], *, done_url: str = ""
+) -> HttpResponseRedirect:
+    """Run one action on exception `pk` and redirect with its message, to `done_url` if it succeeded.
+
+    After a ValidationError the service has written nothing, and the user goes back to the
+    exception's page with the message.
+    """
+    try:
+        success = action()
+    except ValidationError as exc:
+        logger.info("User %s: action on exception %s rejected: %s", request.user.pk, pk, exc.messages)
+        messages.error(request, " ".join(exc.messages))
+        return redirect(_detail_url(pk))
+    messages.success(request, success)
+    return redirect(done_url or _detail_url(pk))
+
+
+def _covers(count: int) -> str:
+    return f"{count} finding{'' if count == 1 else 's'}"
+
+
+@login_required
+@require_POST
+def exception_approve(request: HttpRequest, pk: int) -> HttpResponse:
+    def action() -> str:
+        exception = services.exception_approve(
+            user=request.user, exception_id=pk, comment=request.POST.get("comment", "")
+        )
+        covered = selectors.exception_covered_count(user=request.user, exception=exception)
+        return f"Exception {pk} approved. It covers {_covers(covered)} now."
+
+    return _run(request, pk, action)
+
+
+@login_required
+@require_POST
+def exception_reject(request: HttpRequest, pk: int) -> HttpResponse:
+    def action() -> str:
+        services.exception_reject(user=request.user, exception_id=pk, comment=request.POST.get("comment", ""))
+        return f"Exception {pk} rejected."
+
+    return _run(request, pk, action)
+
+
+@login_required
+@require_POST
+def exception_disable(request: HttpRequest, pk: int) -> HttpResponse:
+    def action() -> str:
+        was_enabled = selectors.exception_get(user=request.user, pk=pk).enabled
+        services.exception_disable(
+            user=request.user, exception_id=pk, comment=request.POST.get("comment", "")
+        )
+        if not was_enabled:
+            return f"Exception {pk} was already disabled."
+        return f"Exception {pk} disabled. The findings it covered count without it again."
+
+    return _run(request, pk, action)
+
+
+@login_required
+@require_POST
+def exception_enable(request: HttpRequest, pk: int) -> HttpResponse:
+    def action() -> str:
+        was_enabled = selectors.exception_get(user=request.user, pk=pk).enabled
+        exception = services.exception_enable(user=request.user, exception_id=pk)
+        if was_enabled:
+            return f"Exception {pk} was already enabled."
+        if not exception.is_valid(timezone.now()):
+            return (
+                f"Exception {pk} enabled. It covers no finding while it is "
+                f"{exception.get_state_display().lower()}."
+            )
+        covered = selectors.exception_covered_count(user=request.user, exception=exception)
+        return f"Exception {pk} enabled. It covers {_covers(covered)} now."
+
+    return _run(request, pk, action)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@viewer_required
+def exception_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    """Show what deleting the exception restores (GET), then delete it (POST).
+
+    Admins delete any exception; the analyst who proposed one may withdraw it while it is proposed.
+    """
+    if request.method == "POST":
+
+        def action() -> str:
+            restored = services.exception_delete(user=request.user, exception_id=pk)
+            return f"Exception {pk} deleted. {_covers(restored).capitalize()} changed state or exception."
+
+        return _run(request, pk, action, done_url=reverse("posture:exception-list"))
+
+    exception = selectors.exception_get(user=request.user, pk=pk)
+    context = _detail_context(request, exception)
+    if not context["may_delete"]:
+        raise PermissionDenied(
+            f"Deleting exception {pk} needs the admin role. Its author may withdraw it only while it "
+            "is proposed."
+        )
+    context["confirm_delete"] = True
+    return render(request, "posture/exception_detail.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def exception_new(request: HttpRequest) -> HttpResponse:
+    """Propose a rule. A POST with `preview` counts the current findings it matches and writes nothing."""
+    if not can_triage(request.user):
+        raise PermissionDenied(
+            "Proposing an exception needs the analyst or admin role. Ask an admin to grant it."
+        )
+    if request.method == "GET":
+        return render(
+            request, FORM_TEMPLATE, {"form": ExceptionRuleForm(), "rule_matches": None, "preview_errors": []}
+        )
+
+    form = ExceptionRuleForm(request.POST)
+    if "preview" in request.POST:
+        form.drop_errors_outside_scope()
+        context = {"form": form, **_preview_context(request, form)}
+        if request.htmx:
+            return render(request, PREVIEW_PARTIAL, context)
+        return render(request, FORM_TEMPLATE, context)
+
+    if form.is_valid():
+        try:
+            exception = services.exception_propose(user=request.user, **form.proposal())
+        except ValidationError as exc:
+            form.add_service_errors(exc)
+        else:
+            messages.success(
+                request,
+                f"Exception {exception.pk} proposed. It covers the findings it matches once another "
+                "admin approves it.",
+            )
+            return redirect(_detail_url(exception.pk))
+    context = {"form": form, **_preview_context(request, form)}
+    return render(request, FORM_TEMPLATE, context)
+
+
+def _preview_context(request: HttpRequest, form: ExceptionRuleForm) -> dict:
+    """Return the count of current findings the form's rule matches, or why there is none."""
+    rule = form.rule()
+    if rule is None:
+        return {"rule_matches": None, "preview_errors": form.scope_errors()}
+    return {
+        "rule_matches": selectors.exception_rule_matches(user=request.user, **rule),
+        "preview_errors": [],
+    }

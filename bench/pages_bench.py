@@ -13,6 +13,12 @@ written and how.
 Pages are requested in-process through Django's test client, logged in as a viewer, so the time
 covers the middleware, the view, its queries and the template, but no socket. The CSV export is also
 run in a separate process started by a small launcher, so its peak RSS is its own.
+
+Last, on the database with history, an analyst's bulk triage goes through the findings page's bulk
+endpoint as the browser sends it: "select all matching" for a filter that matches about 10,000
+findings (the closest below the bulk limit), first the review POST that only counts, then the
+confirmed POST that changes their state and comments on each. --no-triage skips it. The cost of
+exception rules during a scan is measured by bench/triage_bench.py --scan.
 """
 
 from __future__ import annotations
@@ -44,6 +50,10 @@ MAX_EXPORT_RSS_MB = 150.0
 # (the page size is the view's own).
 FINDINGS_DEEP_PAGE = 200
 DEEP_PAGE_FILTERS = {"status": "FAIL"}
+# The bulk triage measure: how many findings it aims at, and its target from the triage requirements.
+BULK_TARGET_FINDINGS = 10_000
+MAX_BULK_SECONDS = 2.0
+ANALYST_USERNAME = "bench-analyst"
 
 
 # Linux keeps a process's peak RSS across fork and exec, so a child started from this (large)
@@ -417,6 +427,118 @@ def measure(targets: list[PageTarget], args: argparse.Namespace, launcher: Launc
     }
 
 
+def bulk_filters() -> tuple[str, int]:
+    """Return the filter query string and its count of current findings for the bulk measure.
+
+    Candidates are one area, severity or check (all statuses, or FAIL only) and one environment.
+    The smallest count of at least BULK_TARGET_FINDINGS wins, else the largest. Counts above the
+    bulk limit are left out, because the endpoint rejects them.
+    """
+    from django.db.models import Count
+    from django.http import QueryDict
+
+    from posture.models import Finding
+    from triage.selectors import BULK_MAX
+
+    current = Finding.objects.filter(is_current=True)
+    candidates: list[tuple[dict[str, str], int]] = []
+    for extra, findings in (({}, current), ({"status": "FAIL"}, current.filter(status="FAIL"))):
+        for field, name in (("area", "area"), ("severity", "severity"), ("check_id", "check")):
+            for row in findings.values(field).annotate(count=Count("id")):
+                candidates.append(({name: row[field], **extra}, row["count"]))
+    for row in (
+        current.exclude(account__environment="").values("account__environment").annotate(count=Count("id"))
+    ):
+        candidates.append(({"environment": row["account__environment"]}, row["count"]))
+    usable = [(filters, count) for filters, count in candidates if 0 < count <= BULK_MAX]
+    if not usable:
+        raise SystemExit("No filter matches between 1 and the bulk limit of findings; nothing to triage.")
+    enough = [item for item in usable if item[1] >= BULK_TARGET_FINDINGS]
+    if enough:
+        filters, count = min(enough, key=lambda item: item[1])
+    else:
+        filters, count = max(usable, key=lambda item: item[1])
+    query = QueryDict(mutable=True)
+    query.update(filters)
+    return query.urlencode(), count
+
+
+def analyst_create():
+    """Create the user the bulk action is sent as: a member of the analyst group only."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    from accounts.roles import ANALYST
+
+    user, _ = get_user_model().objects.get_or_create(username=ANALYST_USERNAME)
+    user.groups.add(Group.objects.get_or_create(name=ANALYST)[0])
+    return user
+
+
+def bulk_measure() -> dict:
+    """Time the review and the confirmed POST of a bulk state change over about 10,000 findings."""
+    from django.db.models import Count
+    from django.test import Client
+    from django.urls import reverse
+
+    from posture.models import Finding
+
+    filters, matching = bulk_filters()
+    client = Client(raise_request_exception=True)
+    client.force_login(analyst_create())
+    # The state most of them are not in yet, so a rerun on a kept database changes them again.
+    states = dict(
+        Finding.objects.filter(pk__in=_matching_ids(filters))
+        .values_list("triage_state")
+        .annotate(count=Count("id"))
+    )
+    state = "in_progress" if states.get("acknowledged", 0) > matching / 2 else "acknowledged"
+    data = {
+        "all_matching": "1",
+        "filters": filters,
+        "action": "triage",
+        "state": state,
+        "comment": "Bulk triage measured by bench/pages_bench.py.",
+    }
+    url = reverse("posture:finding-bulk")
+    figures: dict = {"filters": filters, "matching": matching, "state": state}
+    with _production_like():
+        for step, extra in (("review", {}), ("confirm", {"confirm": "1"})):
+            started = time.perf_counter()
+            response = client.post(url, {**data, **extra}, headers={"HX-Request": "true"})
+            figures[f"{step}_seconds"] = time.perf_counter() - started
+            figures[f"{step}_status"] = response.status_code
+    figures["changed"] = Finding.objects.filter(pk__in=_matching_ids(filters), triage_state=state).count()
+    return figures
+
+
+def _matching_ids(filters: str):
+    from django.http import QueryDict
+
+    from posture.forms import FindingFilterForm
+    from posture.selectors import findings as finding_selectors
+
+    form = FindingFilterForm(QueryDict(filters))
+    form.is_valid()
+    return finding_selectors.finding_list(**form.filters()).order_by().values("pk")
+
+
+def bulk_report(figures: dict) -> str:
+    lines = [
+        f"Bulk triage (analyst, select all matching {figures['filters']}: {figures['matching']:,} findings,"
+        f" state to {figures['state']} with a comment)",
+    ]
+    for step in ("review", "confirm"):
+        seconds = figures[f"{step}_seconds"]
+        verdict = "ok" if seconds <= MAX_BULK_SECONDS and figures[f"{step}_status"] == 200 else "OVER TARGET"
+        status = figures[f"{step}_status"]
+        lines.append(
+            f"  {step:<8} HTTP {status}  {seconds:.2f} s  (target {MAX_BULK_SECONDS:.0f} s) {verdict}"
+        )
+    lines.append(f"  findings now in that state: {figures['changed']:,}")
+    return "\n".join(lines)
+
+
 def row_counts() -> dict[str, int]:
     from django.db import connection
 
@@ -553,6 +675,9 @@ def parse_args() -> argparse.Namespace:
         help="Print EXPLAIN ANALYZE of each page's N slowest queries.",
     )
     parser.add_argument("--json", type=Path, help="Also write the figures to this JSON file.")
+    parser.add_argument(
+        "--no-triage", action="store_true", help="Skip the bulk triage measure (it changes triage states)."
+    )
     parser.add_argument("--export-child", metavar="URL", help=argparse.SUPPRESS)
 
     args = parser.parse_args()
@@ -631,6 +756,10 @@ def main() -> int:
         print(table)
         if args.explain:
             print(pages_explain(targets, _figures(history), slowest=args.explain))
+        if not args.no_triage:
+            log("Measuring a bulk triage through the findings page's bulk endpoint")
+            results["bulk_triage"] = bulk_measure()
+            print(bulk_report(results["bulk_triage"]))
         if args.json:
             args.json.write_text(json.dumps(results, indent=2, default=str) + "\n")
     finally:

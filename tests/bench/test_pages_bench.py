@@ -230,3 +230,33 @@ def test_rank_index_serves_list():
         cursor.execute("SET LOCAL enable_seqscan = off")
     plan = finding_selectors.finding_list()[:51].explain()
     assert "finding_current_rank" in plan
+
+
+def test_bulk_filters_pick_smallest_enough(monkeypatch):
+    history()
+    monkeypatch.setattr(pages_bench, "BULK_TARGET_FINDINGS", 5)
+    filters, count = pages_bench.bulk_filters()
+    assert count >= 5
+    assert filters
+
+
+def test_bulk_measure_changes_matching(monkeypatch):
+    history()
+    monkeypatch.setattr(pages_bench, "BULK_TARGET_FINDINGS", 5)
+    figures = pages_bench.bulk_measure()
+    assert (figures["review_status"], figures["confirm_status"]) == (200, 200)
+    assert figures["changed"] == figures["matching"]
+
+
+def test_bulk_report_flags_slow_confirm():
+    figures = {
+        "filters": "area=access",
+        "matching": 10,
+        "state": "acknowledged",
+        "review_seconds": 0.1,
+        "review_status": 200,
+        "confirm_seconds": 3.0,
+        "confirm_status": 200,
+        "changed": 10,
+    }
+    assert "OVER TARGET" in pages_bench.bulk_report(figures).splitlines()[2]

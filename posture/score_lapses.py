@@ -10,8 +10,11 @@ posture.scoring.exception_lapses). The rule for reads:
 - an older snapshot shows the score as it was at its scan, exceptions included; the account's
   next scan already judged the findings without the expired exception.
 
-posture.scores.scores_by_scan calls this only when one of the snapshots it read owes something to
-an exception expired by `now`; the extra reads then grow with accounts, never with findings.
+posture.scores.scores_by_scan (the score cards and trend) uses `area_scores_lapsed`, and
+posture.scores.account_scores_by_scan and the overview's account ranking (one account's overall
+score) use `account_area_scores_lapsed`. Each calls them only when one of the snapshots it read owes
+something to an exception expired by `now`. The extra reads then grow with accounts, never with
+findings.
 """
 
 from __future__ import annotations
@@ -29,10 +32,10 @@ from posture.scoring import lapse_delta, mean
 Delta = tuple[float, float, float]
 
 
-def lapsed_deltas(
-    scan_ids: Iterable[int], *, accounts: Iterable[int] | None = None, now: dt.datetime
-) -> dict[int, Delta]:
-    """Return {snapshot pk: delta} for the latest snapshots whose exceptions expired by `now`."""
+def _lapsed_snapshots(
+    scan_ids: Iterable[int], *, accounts: Iterable[int] | None, now: dt.datetime
+) -> dict[int, tuple[int, int, Delta]]:
+    """Return {snapshot pk: (account pk, scan id, delta)} for the latest snapshots that lapsed by `now`."""
     later = ScoreSnapshot.objects.filter(
         account_id=OuterRef("account_id"), scanned_at__gt=OuterRef("scanned_at")
     )
@@ -41,12 +44,23 @@ def lapsed_deltas(
     ).exclude(Exists(later))
     if accounts is not None:
         snapshots = snapshots.filter(account_id__in=list(accounts))
-    deltas = {}
-    for pk, lapses in snapshots.values_list("pk", "exception_lapses"):
+    lapsed = {}
+    for pk, account_id, scan_id, lapses in snapshots.values_list(
+        "pk", "account_id", "scan_id", "exception_lapses"
+    ):
         delta = lapse_delta(lapses, now)
         if any(delta):
-            deltas[pk] = delta
-    return deltas
+            lapsed[pk] = (account_id, scan_id, delta)
+    return lapsed
+
+
+def lapsed_deltas(
+    scan_ids: Iterable[int], *, accounts: Iterable[int] | None = None, now: dt.datetime
+) -> dict[int, Delta]:
+    """Return {snapshot pk: delta} for the latest snapshots whose exceptions expired by `now`."""
+    return {
+        pk: delta for pk, (_, _, delta) in _lapsed_snapshots(scan_ids, accounts=accounts, now=now).items()
+    }
 
 
 def _score(numerator: float, denominator: float) -> float | None:
@@ -92,3 +106,31 @@ def area_scores_lapsed(
         if row is not None:
             row["score"] = mean(headline[(scan_id, area)])
             row["raw_score"] = mean(raw[(scan_id, area)])
+
+
+def account_area_scores_lapsed(
+    scan_ids: Iterable[int], *, accounts: Iterable[int] | None = None, now: dt.datetime
+) -> dict[tuple[int, int], dict[str, float | None]]:
+    """Return {(account pk, scan id): {area: headline score}} for the accounts with a lapsed snapshot.
+
+    Every area of such an account and scan is listed, lapsed or not, so the caller can compute the
+    account's overall score again from them (posture.scoring.overall). Pairs without a lapsed
+    snapshot are left out: their stored scores stand. Two queries when something lapsed, one
+    otherwise.
+    """
+    lapsed = _lapsed_snapshots(scan_ids, accounts=accounts, now=now)
+    if not lapsed:
+        return {}
+    pairs = {(account_id, scan_id) for account_id, scan_id, _ in lapsed.values()}
+    snapshots = ScoreSnapshot.objects.filter(
+        account_id__in={account_id for account_id, _ in pairs}, scan_id__in={scan_id for _, scan_id in pairs}
+    )
+    scores: dict[tuple[int, int], dict[str, float | None]] = defaultdict(dict)
+    for pk, account_id, scan_id, area, numerator, denominator in snapshots.values_list(
+        "pk", "account_id", "scan_id", "area", "numerator", "denominator"
+    ):
+        if (account_id, scan_id) not in pairs:
+            continue
+        change = lapsed[pk][2] if pk in lapsed else (0.0, 0.0, 0.0)
+        scores[(account_id, scan_id)][area] = _score(numerator + change[0], denominator + change[2])
+    return dict(scores)

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from posture.checks.base import Area, registry
 from posture.models import Scan, ScoreSnapshot
-from posture.score_lapses import area_scores_lapsed
+from posture.score_lapses import account_area_scores_lapsed, area_scores_lapsed
 from posture.scoring import area_weights, coverage, overall
 
 # A scan whose coverage is below this percentage is incomplete: its score rests on fewer results
@@ -209,20 +209,32 @@ def account_overall_score() -> CombinedExpression:
 
 
 def account_scores_by_scan(
-    scan_ids: Iterable[int], *, accounts: Iterable[int]
+    scan_ids: Iterable[int], *, accounts: Iterable[int], now: dt.datetime | None = None
 ) -> dict[int, dict[int, float | None]]:
     """Return each account's overall score per scan: {account pk: {scan id: score}} (one query).
 
     An account missing from a scan has no entry for it. Rows are (account, scan) pairs, so the
-    result grows with accounts times scans and never with resources.
+    result grows with accounts times scans and never with resources. As in `scores_by_scan`, an
+    account's latest snapshots lose what they owed to exceptions expired by `now` (default: the
+    current time), which costs two more queries only when something lapsed.
     """
+    scan_ids = list(scan_ids)
+    accounts = list(accounts)
+    now = now or timezone.now()
     rows = (
-        ScoreSnapshot.objects.filter(scan_id__in=list(scan_ids), account_id__in=list(accounts))
+        ScoreSnapshot.objects.filter(scan_id__in=scan_ids, account_id__in=accounts)
         .values("account_id", "scan_id")
-        .annotate(score=account_overall_score())
+        .annotate(score=account_overall_score(), lapsing=Count("pk", filter=Q(exceptions_expire_at__lte=now)))
         .order_by("account_id", "scan_id")
     )
     by_account: dict[int, dict[int, float | None]] = defaultdict(dict)
+    lapsing = False
     for row in rows:
         by_account[row["account_id"]][row["scan_id"]] = row["score"]
+        lapsing = lapsing or bool(row["lapsing"])
+    if lapsing:
+        weights = area_weights(registry())
+        lapsed = account_area_scores_lapsed(scan_ids, accounts=accounts, now=now)
+        for (account_id, scan_id), area_scores in lapsed.items():
+            by_account[account_id][scan_id] = overall(area_scores, weights)
     return dict(by_account)

@@ -88,3 +88,11 @@ def aws_fakes():
     fakes = AwsFakes()
     with fakes.installed():
         yield fakes
+
+
+@pytest.fixture(autouse=True)
+def _cache_cleared():
+    """Start every test with an empty cache: cached figures are keyed by row ids, which SQLite reuses."""
+    from django.core.cache import cache
+
+    cache.clear()

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
@@ -359,3 +359,54 @@ def exception_rule_matches(
             current += 1
             failing += status == Status.FAIL
     return RuleMatches(current=current, failing=failing)
+
+
+# Exceptions in force, for the overview.
+@dataclass(frozen=True)
+class ExceptionInForce:
+    """A valid exception and how many failing current findings of the accounts in scope it covers."""
+
+    pk: int
+    kind: str
+    kind_label: str
+    reason: str
+    expires_at: dt.datetime | None
+    failing: int
+
+
+def exceptions_in_force(
+    *, accounts: Iterable[int] | None = None, now: dt.datetime | None = None
+) -> list[ExceptionInForce]:
+    """Return the valid exceptions that cover failing current findings, soonest expiry first.
+
+    `accounts` are Account pks (None for every account). These are the failures the headline score
+    counts as passed and the raw score does not. One grouped query over the covered findings.
+    """
+    now = now or timezone.now()
+    findings = Finding.objects.filter(
+        is_current=True,
+        status=Status.FAIL,
+        exception__in=FindingException.objects.valid(now).values("pk"),
+    )
+    if accounts is not None:
+        findings = findings.filter(account_id__in=list(accounts))
+    rows = (
+        findings.values("exception_id", "exception__kind", "exception__reason", "exception__expires_at")
+        .annotate(failing=Count("id"))
+        .order_by()
+    )
+    labels = dict(FindingException.Kind.choices)
+    in_force = [
+        ExceptionInForce(
+            pk=row["exception_id"],
+            kind=row["exception__kind"],
+            kind_label=labels.get(row["exception__kind"], row["exception__kind"]),
+            reason=row["exception__reason"],
+            expires_at=row["exception__expires_at"],
+            failing=row["failing"],
+        )
+        for row in rows
+    ]
+    # No expiry sorts last: it is the least urgent.
+    far = dt.datetime.max.replace(tzinfo=dt.UTC)
+    return sorted(in_force, key=lambda item: (item.expires_at or far, item.pk))

@@ -19,18 +19,19 @@ from django.db.models import (
     IntegerField,
     Max,
     Q,
-    QuerySet,
     Sum,
     Value,
     When,
     Window,
 )
 from django.db.models.functions import Cast, NullIf, RowNumber
+from django.utils import timezone
 
 from accounts.models import Account
-from posture import scores
+from posture import score_lapses, scores
 from posture.checks.base import Area, Severity, Status, registry
 from posture.models import FindingEvent, Scan, ScoreSnapshot
+from posture.scoring import area_weights, overall
 
 # A failed scan has snapshots without scores, so notes skip it.
 SCORED_STATES = (Scan.State.COMPLETED, Scan.State.PARTIAL)
@@ -364,7 +365,9 @@ def _percent(numerator, denominator) -> Cast:
     return 100.0 * Cast(numerator, FloatField()) / NullIf(Cast(denominator, FloatField()), 0.0)
 
 
-def account_ranking(*, scan_id: int, accounts: list[int] | None = None) -> QuerySet:
+def account_ranking(
+    *, scan_id: int, accounts: list[int] | None = None, now: dt.datetime | None = None
+) -> list[dict]:
     """Return one row per account of the scan, worst overall score first.
 
     Each row is a dict with the overall score and coverage, and `score_<area>` and
@@ -372,7 +375,12 @@ def account_ranking(*, scan_id: int, accounts: list[int] | None = None) -> Query
     scores weighted by the areas' check weights, the same formula as the overall score of a scan.
     Accounts without any score (their role could not be assumed, say) come first, because nothing
     is known about them. With `accounts`, only those accounts are ranked.
+
+    As on the score cards, an account's latest snapshots lose what they owed to exceptions
+    expired by `now` (default: the current time), see posture/score_lapses.py. One query, and two
+    more only when something lapsed.
     """
+    now = now or timezone.now()
     scored = Q(denominator__gt=0)
     account_score = 100.0 * F("numerator") / NullIf(F("denominator"), 0.0)
     annotations = {}
@@ -385,14 +393,40 @@ def account_ranking(*, scan_id: int, accounts: list[int] | None = None) -> Query
     snapshots = ScoreSnapshot.objects.filter(scan_id=scan_id)
     if accounts is not None:
         snapshots = snapshots.filter(account_id__in=accounts)
-    return (
+    rows = list(
         snapshots.values("account_id", "account__name", "account__account_id")
         .annotate(
             **annotations,
             score=scores.account_overall_score(),
             coverage=_percent(Sum("results_decided"), Sum("results_expected")),
+            lapsing=Count("pk", filter=Q(exceptions_expire_at__lte=now)),
         )
         .order_by(F("score").asc(nulls_first=True), "account__name", "account_id")
+    )
+    if any(row["lapsing"] for row in rows):
+        _ranking_lapse(rows, scan_id=scan_id, accounts=accounts, now=now)
+    return rows
+
+
+def _ranking_lapse(rows: list[dict], *, scan_id: int, accounts: list[int] | None, now: dt.datetime) -> None:
+    """Apply expired exceptions to the ranking `rows` in place, and sort them again."""
+    lapsed = score_lapses.account_area_scores_lapsed([scan_id], accounts=accounts, now=now)
+    weights = area_weights(registry())
+    for row in rows:
+        area_scores = lapsed.get((row["account_id"], scan_id))
+        if area_scores is None:
+            continue
+        for area, score in area_scores.items():
+            row[f"score_{area}"] = score
+        row["score"] = overall({area.value: row[f"score_{area.value}"] for area in Area}, weights)
+    # The database's order: no score first, then the lowest score, then by name and primary key.
+    rows.sort(
+        key=lambda row: (
+            row["score"] is not None,
+            row["score"] or 0.0,
+            row["account__name"],
+            row["account_id"],
+        )
     )
 
 
@@ -419,12 +453,18 @@ def account_rank_rows(rows) -> list[AccountRank]:
 
 
 def account_histories(
-    *, account_pks: list[int], trend: list[TrendPoint], scans: int = SPARKLINE_SCANS
+    *,
+    account_pks: list[int],
+    trend: list[TrendPoint],
+    scans: int = SPARKLINE_SCANS,
+    now: dt.datetime | None = None,
 ) -> dict[int, list[float | None]]:
     """Return each account's overall score in the latest `scans` points of the trend, oldest first.
 
-    One query for all accounts. A scan in which an account has no score gives None at its place.
+    One query for all accounts, and two more only when an exception expired by `now` (default: the
+    current time) lowers an account's latest score, as it does on the score cards. A scan in which
+    an account has no score gives None at its place.
     """
     points = trend[-scans:]
-    by_account = scores.account_scores_by_scan([p.scan_id for p in points], accounts=account_pks)
+    by_account = scores.account_scores_by_scan([p.scan_id for p in points], accounts=account_pks, now=now)
     return {pk: [by_account.get(pk, {}).get(point.scan_id) for point in points] for pk in account_pks}

@@ -1,4 +1,4 @@
-"""The overview page: scores, their trend, the latest scan's changes and the account ranking."""
+"""The overview page: scores, their trend, the latest scan's changes, remediation and the account ranking."""
 
 from __future__ import annotations
 
@@ -18,12 +18,15 @@ from posture.checks.base import SEVERITY_WEIGHTS, Area, registry
 from posture.scores import COMPLETE_COVERAGE
 from posture.scoring import area_weights
 from posture.selectors import overview as overview_selectors
+from posture.selectors import remediation as remediation_selectors
 from posture.selectors.overview import AccountOption
 from posture.views.access import viewer_required
+from triage import selectors as triage_selectors
+from triage.models import FindingException
 
 ACCOUNTS_PER_PAGE = 50
 TEMPLATE = "posture/overview.html"
-# The part of the page that the filter redraws: score cards, chart, changes and ranking.
+# The part of the page that the filter redraws: score cards, chart, changes, remediation and ranking.
 RESULTS_PARTIAL = f"{TEMPLATE}#overview-results"
 
 
@@ -124,6 +127,8 @@ def _results_context(
     histories = overview_selectors.account_histories(
         account_pks=[row.account_pk for row in ranking_page.object_list], trend=trend
     )
+    remediation = remediation_selectors.remediation_summary(accounts=accounts)
+    in_force = triage_selectors.exceptions_in_force(accounts=accounts)
     findings_filter = {
         key: value for key, value in (("account", account_id), ("environment", environment)) if value
     }
@@ -136,6 +141,19 @@ def _results_context(
         "worst_account": next((row for row in ranking if row.score is not None), None),
         "figure": charts.score_trend_figure(trend),
         "events": overview_selectors.scan_events(scan_id=latest.scan_id, accounts=accounts),
+        "remediation": remediation,
+        "exceptions_in_force": in_force,
+        "accepted_failing": sum(
+            item.failing for item in in_force if item.kind == FindingException.Kind.RISK_ACCEPTED
+        ),
+        "false_positive_failing": sum(
+            item.failing for item in in_force if item.kind == FindingException.Kind.FALSE_POSITIVE
+        ),
+        "remediation_tables": [
+            ("Severity", "severity", remediation.by_severity),
+            ("Area", "area", remediation.by_area),
+        ],
+        "age_buckets": remediation_selectors.age_bucket_labels(),
         "findings_filter": f"&{urlencode(findings_filter)}" if findings_filter else "",
         "areas": list(Area),
         "ranking_page": ranking_page,

@@ -48,7 +48,8 @@ def queued_scan_id(account_scan_ids: list[int]) -> int:
     return AccountScan.objects.get(pk=account_scan_ids[0]).scan_id
 
 
-def test_accept_risk_approve_and_scores_diverge(browser, people, history, monkeypatch):
+@pytest.mark.usefixtures("history")
+def test_accept_risk_approve_and_scores_diverge(browser, people, monkeypatch):
     page = browser.page
     failing = list(
         Finding.objects.filter(account__account_id=PROD, status="FAIL", is_current=True).order_by("pk")

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from posture.checks.base import Area, Status
+from posture.checks.base import Area, Severity, Status
 from posture.models import Finding, Scan, ScoreSnapshot
 from posture.selectors import overview as overview_selectors
 from posture.views import overview as overview_views
@@ -23,6 +23,8 @@ from tests.factories import (
     install_fake_checks,
     result,
 )
+from triage import services as triage_services
+from triage.models import FindingException
 
 pytestmark = pytest.mark.django_db
 
@@ -43,10 +45,10 @@ SOME_FAIL = [
     result("fake_authentication_mfa", Status.FAIL),
     *ALL_PASS[3:],
 ]
-# The full page needs 12 queries with the test client (4 of them for the session and roles), the
-# partial 10. A query per account or per scan would exceed these with the fixtures below.
-MAX_PAGE_QUERIES = 13
-MAX_PARTIAL_QUERIES = 11
+# The full page needs 15 queries with the test client (4 of them for the session and roles), the
+# partial 13. A query per account or per scan would exceed these with the fixtures below.
+MAX_PAGE_QUERIES = 17
+MAX_PARTIAL_QUERIES = 15
 
 
 @pytest.fixture(autouse=True)
@@ -296,6 +298,68 @@ def test_overview_changes_capped(client, viewer):
     assert f"Showing {overview_selectors.EVENTS_PER_KIND} of {count}" in html
 
 
+# Remediation.
+def remediation_html(html: str) -> str:
+    return section(html, r'<section class="card remediation".*?</section>')
+
+
+def remediation_row(response, grouping: str, key: str):
+    rows = getattr(response.context["remediation"], f"by_{grouping}")
+    return next(row for row in rows if row.key == key)
+
+
+@pytest.mark.parametrize("role", ["viewer", "analyst", "admin"])
+def test_overview_remediation_for_each_role(client, estate, role):
+    client.force_login(UserFactory(roles=[role]))
+    html = remediation_html(client.get(URL).content.decode())
+    assert '<h2 id="remediation-title">Remediation</h2>' in html
+
+
+def test_overview_remediation_ages_failing_finding(client, viewer, estate):
+    # Authentication's critical check has failed in prod-main since the first scan, 10 days ago.
+    critical = remediation_row(client.get(URL), "severity", Severity.CRITICAL)
+    assert critical.ages.buckets == (0, 1, 0, 0)
+    assert critical.ages.oldest_days == 10
+
+
+def test_overview_remediation_mean_time(client, viewer, estate):
+    # The low alarm failed in the first scan and passed in the latest, 10 days later.
+    low = remediation_row(client.get(URL), "severity", Severity.LOW)
+    assert low.remediated.count == 1
+    assert low.remediated.mean_days == pytest.approx(10.0)
+
+
+def test_overview_remediation_rows_per_area(client, viewer, estate):
+    html = remediation_html(client.get(URL).content.decode())
+    for area in Area:
+        assert f'<th scope="row">{area.label}</th>' in html
+
+
+def test_overview_remediation_links_to_failing_findings(client, viewer, estate):
+    html = remediation_html(client.get(URL).content.decode())
+    findings = reverse("posture:finding-list")
+    assert f'href="{findings}?status=FAIL&amp;severity=critical"' in html
+    assert f'href="{findings}?status=FAIL&amp;area=authentication"' in html
+
+
+def test_overview_remediation_links_keep_filter(client, viewer, estate):
+    html = remediation_html(client.get(URL, {"environment": "production"}).content.decode())
+    findings = reverse("posture:finding-list")
+    assert f'href="{findings}?status=FAIL&amp;severity=critical&amp;environment=production"' in html
+
+
+def test_overview_remediation_follows_filter(client, viewer, estate):
+    response = client.get(URL, {"environment": "staging"}, headers=HTMX)
+    assert remediation_row(response, "severity", Severity.CRITICAL).ages.failing == 0
+    assert remediation_row(response, "severity", Severity.LOW).remediated.count == 0
+
+
+def test_overview_partial_includes_remediation(client, viewer, estate):
+    page = client.get(URL, {"environment": "production"}).content.decode()
+    partial = client.get(URL, {"environment": "production"}, headers=HTMX).content.decode()
+    assert remediation_html(partial) == remediation_html(page)
+
+
 # Ranking.
 def test_overview_ranks_accounts_worst_first(client, viewer, estate):
     ranking = ranking_html(client.get(URL).content.decode())
@@ -374,7 +438,62 @@ def test_overview_query_count_fixed(client, viewer, django_assert_max_num_querie
     assert large == small
 
 
-def test_overview_reads_findings_only_for_changes(client, viewer, estate):
-    reading_findings = [sql for sql in queries_of(client, {}, {}) if '"posture_finding"' in sql]
-    assert len(reading_findings) == 1
-    assert "posture_findingevent" in reading_findings[0]
+def test_overview_reads_findings_for_changes_and_remediation(client, viewer, estate):
+    reading_findings = [sql for sql in queries_of(client, {}, {}) if re.search(r"\bposture_finding\b", sql)]
+    # The latest scan's changes and the times to remediate read events; the ages and the exceptions
+    # in force read findings only.
+    assert len(reading_findings) == 4
+    assert len([sql for sql in reading_findings if "posture_findingevent" in sql]) == 2
+
+
+# Exceptions in force.
+def accepted_risk(check_id: str) -> FindingException:
+    analyst = UserFactory(roles=["analyst"])
+    admin = UserFactory(roles=["admin"])
+    exception = triage_services.exception_propose(
+        user=analyst,
+        kind=FindingException.Kind.RISK_ACCEPTED,
+        reason="Waiting for the hardware tokens.",
+        expires_at=timezone.now() + dt.timedelta(days=10),
+        check_id=check_id,
+    )
+    return triage_services.exception_approve(user=admin, exception_id=exception.pk)
+
+
+def in_force_html(html: str) -> str:
+    return section(html, r'<section class="card exceptions-in-force".*?</section>')
+
+
+def test_overview_lists_accepted_risk_in_force(client, viewer, estate):
+    exception = accepted_risk("fake_authentication_mfa")
+    html = in_force_html(client.get(URL).content.decode())
+    assert "Accepted risks: 1 failing finding," in html
+    assert reverse("posture:exception-detail", args=[exception.pk]) in html
+
+
+def test_overview_in_force_shows_reason_and_expiry(client, viewer, estate):
+    exception = accepted_risk("fake_authentication_mfa")
+    html = in_force_html(client.get(URL).content.decode())
+    assert "Waiting for the hardware tokens." in html
+    assert f"{exception.expires_at:%Y-%m-%d}" in html
+
+
+def test_overview_in_force_follows_filter(client, viewer, estate):
+    accepted_risk("fake_authentication_mfa")
+    html = in_force_html(client.get(URL, {"environment": "staging"}).content.decode())
+    assert "No valid exception covers a failing finding of these accounts" in html
+
+
+def test_overview_in_force_leaves_out_expired(client, viewer, estate):
+    exception = accepted_risk("fake_authentication_mfa")
+    FindingException.objects.filter(pk=exception.pk).update(
+        expires_at=timezone.now() - dt.timedelta(minutes=1)
+    )
+    html = in_force_html(client.get(URL).content.decode())
+    assert "No valid exception covers a failing finding" in html
+
+
+def test_overview_in_force_in_partial(client, viewer, estate):
+    accepted_risk("fake_authentication_mfa")
+    html = client.get(URL, {"environment": "production"}, headers=HTMX).content.decode()
+    assert "Accepted risks: 1 failing finding," in in_force_html(html)

@@ -11,7 +11,7 @@ from posture import scores
 from posture.checks.base import Area, Severity, Status
 from posture.models import FindingEvent, ScoreSnapshot
 from posture.scoring import ResultRow, exception_lapses, lapse_delta, tally_account
-from posture.selectors.overview import score_trend
+from posture.selectors.overview import account_histories, account_ranking, score_trend
 from tests.factories import AccountFactory, check_definition, finished_scan, result
 from tests.triage.conftest import CHECK, arn
 from triage import services
@@ -209,3 +209,62 @@ def test_expiry_lowers_mean_over_accounts(fake_checks, account, analyst, admin_u
     # The other account never had the exception: both accounts score 20 in monitoring now.
     assert monitoring(point) == (pytest.approx(20), pytest.approx(20))
     assert monitoring(score_trend(accounts=[other.pk])[-1].scores) == (pytest.approx(20), pytest.approx(20))
+
+
+# The overview's account ranking and sparklines.
+def ranking_scores(scan) -> dict[str, float | None]:
+    return {row["account__name"]: row["score"] for row in account_ranking(scan_id=scan.pk)}
+
+
+def test_ranking_drops_at_expiry(fake_checks, account, analyst, admin_user, clock):
+    accept(analyst, admin_user, expires_at=T0 + dt.timedelta(days=1), check_id=CHECK)
+    scan = finished_scan({account: results()}, scanned_at=T0)
+    clock(T0 + dt.timedelta(hours=12))
+    assert ranking_scores(scan) == {"production": pytest.approx(100)}
+    clock(T0 + dt.timedelta(days=2))  # expired, and no scan since
+    # Monitoring drops to 20 (weight 5 of 20), the other areas stay at 100: 100 x (1 + 15) / 20.
+    assert ranking_scores(scan) == {"production": pytest.approx(80)}
+
+
+def test_ranking_area_score_drops_at_expiry(fake_checks, account, analyst, admin_user, clock):
+    accept(analyst, admin_user, expires_at=T0 + dt.timedelta(days=1), check_id=CHECK)
+    scan = finished_scan({account: results()}, scanned_at=T0)
+    clock(T0 + dt.timedelta(days=2))
+    (row,) = account_ranking(scan_id=scan.pk)
+    assert row[f"score_{Area.MONITORING}"] == pytest.approx(20)
+    assert row[f"score_{Area.ACCESS}"] == pytest.approx(100)
+
+
+def test_ranking_reorders_at_expiry(fake_checks, account, analyst, admin_user, clock):
+    other = AccountFactory(account_id="222222222222", name="development")
+    accept(
+        analyst,
+        admin_user,
+        expires_at=T0 + dt.timedelta(days=1),
+        check_id=CHECK,
+        account_id=account.account_id,
+    )
+    # The other account fails only the low check: monitoring 80, overall 95.
+    other_results = [result(CHECK, Status.PASS, resource_id=arn("vol-1", "222222222222")), *results()[1:]]
+    other_results[1] = result("fake_monitoring_alarm", Status.FAIL)
+    scan = finished_scan({account: results(), other: other_results}, scanned_at=T0)
+    clock(T0 + dt.timedelta(hours=12))
+    assert list(ranking_scores(scan)) == ["development", "production"]
+    clock(T0 + dt.timedelta(days=2))
+    assert list(ranking_scores(scan)) == ["production", "development"]
+
+
+def test_ranking_without_lapse_keeps_queries(fake_checks, account, django_assert_num_queries, clock):
+    scan = finished_scan({account: results()}, scanned_at=T0)
+    with django_assert_num_queries(1):
+        account_ranking(scan_id=scan.pk)
+
+
+def test_sparkline_latest_point_drops_at_expiry(fake_checks, account, analyst, admin_user, clock):
+    accept(analyst, admin_user, expires_at=T0 + dt.timedelta(days=1), check_id=CHECK)
+    finished_scan({account: results()}, scanned_at=T0)
+    finished_scan({account: results()}, scanned_at=T0 + dt.timedelta(hours=1))
+    clock(T0 + dt.timedelta(days=2))
+    history = account_histories(account_pks=[account.pk], trend=score_trend())[account.pk]
+    # The older scan shows its score as it was; the account's latest scan lost the exception.
+    assert history == [pytest.approx(100), pytest.approx(80)]

@@ -36,6 +36,9 @@ EXCEPTIONS_PER_PAGE = 100
 LISTED_FINDINGS_SHOWN = 50
 FORM_TEMPLATE = "posture/exception_form.html"
 PREVIEW_PARTIAL = f"{FORM_TEMPLATE}#rule-preview"
+# Scores come from scan snapshots: a new exception lifts the headline score from the next scan,
+# while an expired or removed one stops counting at once (posture/score_lapses.py).
+NEXT_SCAN_NOTE = "The headline score counts it from the next scan."
 
 
 @login_required
@@ -167,7 +170,7 @@ def exception_approve(request: HttpRequest, pk: int) -> HttpResponse:
             user=request.user, exception_id=pk, comment=request.POST.get("comment", "")
         )
         covered = selectors.exception_covered_count(user=request.user, exception=exception)
-        return f"Exception {pk} approved. It covers {_covers(covered)} now."
+        return f"Exception {pk} approved. It covers {_covers(covered)} now. {NEXT_SCAN_NOTE}"
 
     return _run(request, pk, action)
 
@@ -211,7 +214,7 @@ def exception_enable(request: HttpRequest, pk: int) -> HttpResponse:
                 f"{exception.get_state_display().lower()}."
             )
         covered = selectors.exception_covered_count(user=request.user, exception=exception)
-        return f"Exception {pk} enabled. It covers {_covers(covered)} now."
+        return f"Exception {pk} enabled. It covers {_covers(covered)} now. {NEXT_SCAN_NOTE}"
 
     return _run(request, pk, action)
 

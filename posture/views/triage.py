@@ -161,7 +161,7 @@ def exception_approve(request: HttpRequest, pk: int, exception_pk: int) -> HttpR
         services.exception_approve(
             user=request.user, exception_id=exception_pk, comment=request.POST.get("comment", "")
         )
-        return f"Exception {exception_pk} approved."
+        return f"Exception {exception_pk} approved. The headline score counts it from the next scan."
 
     return _apply(request, pk, action)
 

@@ -255,7 +255,7 @@ def test_admin_approves_rule(client, findings, rule, admin2):
     rule.refresh_from_db()
     assert response.status_code == 302
     assert response["Location"] == url("exception-detail", rule)
-    assert message_texts(response) == [f"Exception {rule.pk} approved. It covers 3 findings now."]
+    assert message_texts(response) == [f"Exception {rule.pk} approved. It covers 3 findings now. The headline score counts it from the next scan."]
     assert rule.state == FindingException.State.APPROVED
     assert rule.reviewed_by == admin2
     assert rule.review_comment == "Fine for test data."
@@ -342,7 +342,7 @@ def test_admin_enables_rule(client, findings, approved_rule, admin_user):
     client.force_login(admin_user)
     response = client.post(url("exception-enable", approved_rule))
     approved_rule.refresh_from_db()
-    assert message_texts(response) == [f"Exception {approved_rule.pk} enabled. It covers 3 findings now."]
+    assert message_texts(response) == [f"Exception {approved_rule.pk} enabled. It covers 3 findings now. The headline score counts it from the next scan."]
     assert approved_rule.enabled is True
     assert triage_states(findings)["test-1"] == Finding.TriageState.RISK_ACCEPTED
 

@@ -241,7 +241,9 @@ def test_admin_approves(client, finding, proposal, admin_user):
     response = client.post(reverse("posture:exception-approve", args=[finding.pk, proposal.pk]))
     proposal.refresh_from_db()
     finding.refresh_from_db()
-    assert message_texts(response) == [f"Exception {proposal.pk} approved."]
+    assert message_texts(response) == [
+        f"Exception {proposal.pk} approved. The headline score counts it from the next scan."
+    ]
     assert proposal.state == FindingException.State.APPROVED
     assert proposal.reviewed_by == admin_user
     assert finding.exception == proposal
@@ -373,3 +375,10 @@ def test_findings_list_links_exceptions(client, viewer):
     client.force_login(viewer)
     response = client.get(reverse("posture:finding-list"))
     assert reverse("posture:exception-list") in response.content.decode()
+
+
+def test_finding_page_links_its_exception(client, finding, proposal, admin_user):
+    client.force_login(admin_user)
+    client.post(reverse("posture:exception-approve", args=[finding.pk, proposal.pk]))
+    html = client.get(finding.get_absolute_url()).content.decode()
+    assert reverse("posture:exception-detail", args=[proposal.pk]) in html

@@ -134,7 +134,7 @@ def saved_view_create(*, user, name: str, query: str, replace: bool = False) -> 
         if existing is not None:
             if not replace:
                 raise ValidationError(
-                    "You already have a view named %(value)r. Tick “Replace a saved view with this name” "
+                    "You already have a view named “%(value)s”. Tick “Replace a saved view with this name” "
                     "to save these filters under it, or pick another name.",
                     code="duplicate_name",
                     params={"value": existing.name},

@@ -165,7 +165,7 @@ def test_create_duplicate_name_asks_to_replace(client, viewer, mine):
     client.force_login(viewer)
     response = client.post(CREATE_URL, {"name": "high", "query": "severity=low"})
     assert stored() == [("viewer", "High", "severity=high")]
-    assert "You already have a view named 'High'." in message_texts(response)[0]
+    assert "You already have a view named “High”." in message_texts(response)[0]
 
 
 def test_create_replace_ticked(client, viewer, mine):

@@ -148,7 +148,7 @@ def test_create_duplicate_name_rejected(viewer):
     with pytest.raises(ValidationError) as caught:
         create(viewer, name="failing", query="severity=high")
     assert caught.value.code == "duplicate_name"
-    assert "You already have a view named 'Failing'." in caught.value.messages[0]
+    assert "You already have a view named “Failing”." in caught.value.messages[0]
     assert stored(viewer) == [("Failing", "status=FAIL")]
 
 

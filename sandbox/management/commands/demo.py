@@ -242,7 +242,8 @@ def _score(snapshot: ScoreSnapshot | None) -> str:
     coverage = (
         100.0 * snapshot.results_decided / snapshot.results_expected if snapshot.results_expected else 0
     )
-    return f"{score:5.1f}%  coverage {coverage:5.1f}%  ({snapshot.failed} failing findings)"
+    findings = "finding" if snapshot.failed == 1 else "findings"
+    return f"{score:5.1f}%  coverage {coverage:5.1f}%  ({snapshot.failed} failing {findings})"
 
 
 def _require_free_port(port: int) -> None:

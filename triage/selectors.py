@@ -308,6 +308,28 @@ def exception_covered_count(*, user, exception: FindingException) -> int:
 
 
 @dataclass(frozen=True)
+class ExceptionCoverage:
+    """How many findings an exception covers now, and how many of those fail."""
+
+    covered: int
+    # Current findings with status FAIL, as the overview counts the failures an exception hides.
+    failing: int
+
+
+def exception_coverage(*, user, exception: FindingException) -> ExceptionCoverage:
+    """Count the findings that store `exception` as theirs, and the current failing ones among them."""
+    counts = (
+        findings_visible(user=user)
+        .filter(exception=exception)
+        .aggregate(
+            covered=Count("id"),
+            failing=Count("id", filter=Q(is_current=True, status=Status.FAIL)),
+        )
+    )
+    return ExceptionCoverage(covered=counts["covered"], failing=counts["failing"])
+
+
+@dataclass(frozen=True)
 class RuleMatches:
     """How many current findings a rule matches, and how many of those fail."""
 

@@ -439,6 +439,17 @@ def exception_reject(
     return exception
 
 
+def _require_approved(exception: FindingException, action: str) -> None:
+    """Only an approved exception covers findings, so only it can be switched off and on."""
+    if exception.state != FindingException.State.APPROVED:
+        raise ValidationError(
+            "Exception %(pk)s is %(state)s, so it covers no finding. Only an approved exception can be "
+            "%(action)s.",
+            code="not_approved",
+            params={"pk": exception.pk, "state": exception.get_state_display().lower(), "action": action},
+        )
+
+
 def exception_disable(
     *, user, exception_id: int, comment: str = "", now: dt.datetime | None = None
 ) -> FindingException:
@@ -446,6 +457,7 @@ def exception_disable(
     _require_admin(user, "Disabling")
     now = now or timezone.now()
     exception = exception_get(user=user, pk=exception_id)
+    _require_approved(exception, "disabled")
     if not exception.enabled:
         return exception
     comment = (comment or "").strip()
@@ -470,6 +482,7 @@ def exception_enable(*, user, exception_id: int, now: dt.datetime | None = None)
     _require_admin(user, "Enabling")
     now = now or timezone.now()
     exception = exception_get(user=user, pk=exception_id)
+    _require_approved(exception, "enabled")
     if exception.enabled:
         return exception
     with transaction.atomic():

@@ -1,10 +1,15 @@
-"""Filters that format scores, coverage and evidence the same way on every page."""
+"""Filters that format scores, coverage, evidence and history the same way on every page."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
+from dataclasses import dataclass
 
 from django import template
+
+from posture.checks.base import Status
+from posture.models import Finding, FindingEvent
 
 register = template.Library()
 
@@ -55,3 +60,70 @@ def pretty_json(value) -> str:
 def get_item(mapping: dict, key):
     """Look up `key` in a dict, for keys that are not valid template variable names (numbers)."""
     return mapping.get(key) if isinstance(mapping, dict) else None
+
+
+@register.filter
+def exception_state(exception) -> str:
+    """Return the state label of an exception: "Disabled" when switched off, else its review state."""
+    return "Disabled" if not exception.enabled else exception.get_state_display()
+
+
+# History of a finding: the stored events keep field names and raw values, and people read labels.
+@dataclass(frozen=True)
+class ChangedValue:
+    """One side of a change as shown: its text, and the exception to link when it names one."""
+
+    text: str
+    exception_pk: int | None = None
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    label: str
+    old: ChangedValue
+    new: ChangedValue
+
+
+FIELD_LABELS = {
+    "triage_state": "Triage state",
+    "assignee": "Assignee",
+    "status": "Status",
+    "exception": "Exception",
+}
+# Text shown for an empty value, by field.
+EMPTY_VALUES = {"assignee": "nobody", "status": "—"}
+
+
+@register.filter
+def event_change(event: FindingEvent, linked_exceptions: Collection[int] | None = None) -> FieldChange | None:
+    """Return the labelled change of an event's field, or None for an event without a field.
+
+    An exception id becomes "exception 4", linked when `linked_exceptions` contains it, so a
+    caller that leaves out deleted exceptions gets no link to a missing page.
+    """
+    if not event.field:
+        return None
+    label = FIELD_LABELS.get(event.field, event.field.replace("_", " ").capitalize())
+    return FieldChange(
+        label=label,
+        old=_changed_value(event.field, event.old_value, linked_exceptions or ()),
+        new=_changed_value(event.field, event.new_value, linked_exceptions or ()),
+    )
+
+
+def _changed_value(field: str, value: str, linked_exceptions: Collection[int]) -> ChangedValue:
+    if not value:
+        return ChangedValue(EMPTY_VALUES.get(field, "none"))
+    if field == "triage_state":
+        return ChangedValue(_label(Finding.TriageState, value))
+    if field == "status":
+        return ChangedValue(_label(Status, value))
+    if field == "exception" and value.isdigit():
+        pk = int(value)
+        return ChangedValue(f"exception {pk}", pk if pk in linked_exceptions else None)
+    return ChangedValue(value)
+
+
+def _label(choices, value: str) -> str:
+    """Return the label of a choice, or the stored value itself when it is no longer a choice."""
+    return choices(value).label if value in choices.values else value

@@ -1,8 +1,8 @@
 """Exception pages: the list, one exception with its review actions, and the form to propose a rule.
 
-Every POST goes through triage.services, which checks the role on the server: PermissionDenied
-becomes a 403 (the page shows its message) and Http404 a 404 by Django's own handling. A
-ValidationError writes nothing and comes back as a message on the exception's page.
+Every POST checks the role before it reads the request's body, and again in triage.services:
+PermissionDenied becomes a 403 (the page shows its message) and Http404 a 404 by Django's own
+handling. A ValidationError writes nothing and comes back as a message on the exception's page.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
+from functools import wraps
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -36,9 +37,30 @@ EXCEPTIONS_PER_PAGE = 100
 LISTED_FINDINGS_SHOWN = 50
 FORM_TEMPLATE = "posture/exception_form.html"
 PREVIEW_PARTIAL = f"{FORM_TEMPLATE}#rule-preview"
+# The rule form's preview before any scope was checked.
+_NO_PREVIEW = {"rule_matches": None, "scope_invalid": False, "preview_errors": []}
 # Scores come from scan snapshots: a new exception lifts the headline score from the next scan,
 # while an expired or removed one stops counting at once (posture/score_lapses.py).
 NEXT_SCAN_NOTE = "The headline score counts it from the next scan."
+
+
+def admin_required(action: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """Reject with 403 a user who is not an admin, before the view reads the request.
+
+    `action` starts the message, as in the services: "Disabling" gives "Disabling an exception
+    needs the admin role."
+    """
+
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            if not is_admin(request.user):
+                raise PermissionDenied(f"{action} an exception needs the admin role.")
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
 
 
 @login_required
@@ -85,16 +107,20 @@ def _detail_context(request: HttpRequest, exception: FindingException) -> dict:
     now = timezone.now()
     admin = is_admin(user)
     proposed = exception.state == FindingException.State.PROPOSED
+    approved = exception.state == FindingException.State.APPROVED
     own = exception.created_by_id == user.pk
     context = {
         "exception": exception,
         "expiry_note": _expiry_note(exception.expires_at, now=now),
-        "covered_count": selectors.exception_covered_count(user=user, exception=exception),
+        "coverage": selectors.exception_coverage(user=user, exception=exception),
         "check_known": exception.check_id in registry(),
         "may_review": admin and proposed and not own,
         "own_proposal": admin and proposed and own,
-        "may_switch": admin,
+        # Only an approved exception covers findings, so only it has anything to switch off or on.
+        "may_disable": admin and approved and exception.enabled,
+        "may_enable": admin and approved and not exception.enabled,
         "may_delete": admin or (own and proposed and can_triage(user)),
+        "withdraws": _withdraws(user, exception),
         "listed_findings": [],
         "listed_count": 0,
         "listed_more": 0,
@@ -122,6 +148,11 @@ def _detail_context(request: HttpRequest, exception: FindingException) -> dict:
             tags=exception.tags,
         )
     return context
+
+
+def _withdraws(user, exception: FindingException) -> bool:
+    """Tell whether deleting `exception` is its author taking back a proposal not reviewed yet."""
+    return exception.created_by_id == user.pk and exception.state == FindingException.State.PROPOSED
 
 
 def _expiry_note(expires_at: dt.datetime | None, *, now: dt.datetime) -> str:
@@ -164,6 +195,7 @@ def _covers(count: int) -> str:
 
 @login_required
 @require_POST
+@admin_required("Approving")
 def exception_approve(request: HttpRequest, pk: int) -> HttpResponse:
     def action() -> str:
         exception = services.exception_approve(
@@ -177,6 +209,7 @@ def exception_approve(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@admin_required("Rejecting")
 def exception_reject(request: HttpRequest, pk: int) -> HttpResponse:
     def action() -> str:
         services.exception_reject(user=request.user, exception_id=pk, comment=request.POST.get("comment", ""))
@@ -187,8 +220,10 @@ def exception_reject(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@admin_required("Disabling")
 def exception_disable(request: HttpRequest, pk: int) -> HttpResponse:
     def action() -> str:
+        # The service rejects an exception that is not approved, naming its state.
         was_enabled = selectors.exception_get(user=request.user, pk=pk).enabled
         services.exception_disable(
             user=request.user, exception_id=pk, comment=request.POST.get("comment", "")
@@ -202,16 +237,19 @@ def exception_disable(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@admin_required("Enabling")
 def exception_enable(request: HttpRequest, pk: int) -> HttpResponse:
     def action() -> str:
+        # The service rejects an exception that is not approved, naming its state.
         was_enabled = selectors.exception_get(user=request.user, pk=pk).enabled
         exception = services.exception_enable(user=request.user, exception_id=pk)
         if was_enabled:
             return f"Exception {pk} was already enabled."
         if not exception.is_valid(timezone.now()):
+            # Approved, but past its expiry before the expiry task marked it expired.
             return (
-                f"Exception {pk} enabled. It covers no finding while it is "
-                f"{exception.get_state_display().lower()}."
+                f"Exception {pk} enabled, but it expired at {exception.expires_at:%Y-%m-%d %H:%M} UTC, "
+                "so it covers no finding."
             )
         covered = selectors.exception_covered_count(user=request.user, exception=exception)
         return f"Exception {pk} enabled. It covers {_covers(covered)} now. {NEXT_SCAN_NOTE}"
@@ -223,14 +261,23 @@ def exception_enable(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @viewer_required
 def exception_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    """Show what deleting the exception restores (GET), then delete it (POST).
+    """Show what deleting the exception changes (GET), then delete it (POST).
 
     Admins delete any exception; the analyst who proposed one may withdraw it while it is proposed.
     """
     if request.method == "POST":
+        if not can_triage(request.user):
+            raise PermissionDenied(
+                "Deleting an exception needs the admin role, or the analyst who proposed it."
+            )
 
         def action() -> str:
+            withdraws = _withdraws(request.user, selectors.exception_get(user=request.user, pk=pk))
             restored = services.exception_delete(user=request.user, exception_id=pk)
+            if withdraws:
+                return f"Exception {pk} withdrawn."
+            if restored == 0:
+                return f"Exception {pk} deleted. No finding changed."
             return f"Exception {pk} deleted. {_covers(restored).capitalize()} changed state or exception."
 
         return _run(request, pk, action, done_url=reverse("posture:exception-list"))
@@ -255,17 +302,16 @@ def exception_new(request: HttpRequest) -> HttpResponse:
             "Proposing an exception needs the analyst or admin role. Ask an admin to grant it."
         )
     if request.method == "GET":
-        return render(
-            request, FORM_TEMPLATE, {"form": ExceptionRuleForm(), "rule_matches": None, "preview_errors": []}
-        )
+        return render(request, FORM_TEMPLATE, {"form": ExceptionRuleForm(), **_NO_PREVIEW})
 
     form = ExceptionRuleForm(request.POST)
     if "preview" in request.POST:
         form.drop_errors_outside_scope()
-        context = {"form": form, **_preview_context(request, form)}
         if request.htmx:
+            # Only the preview is swapped in, so it names the scope errors the fields cannot show.
+            context = {"form": form, **_preview_context(request, form, list_errors=True)}
             return render(request, PREVIEW_PARTIAL, context)
-        return render(request, FORM_TEMPLATE, context)
+        return render(request, FORM_TEMPLATE, {"form": form, **_preview_context(request, form)})
 
     if form.is_valid():
         try:
@@ -275,20 +321,25 @@ def exception_new(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(
                 request,
-                f"Exception {exception.pk} proposed. It covers the findings it matches once another "
-                "admin approves it.",
+                f"Exception {exception.pk} proposed. It covers the findings it matches once an admin "
+                "other than you approves it.",
             )
             return redirect(_detail_url(exception.pk))
     context = {"form": form, **_preview_context(request, form)}
-    return render(request, FORM_TEMPLATE, context)
+    return render(request, FORM_TEMPLATE, context, status=422)
 
 
-def _preview_context(request: HttpRequest, form: ExceptionRuleForm) -> dict:
-    """Return the count of current findings the form's rule matches, or why there is none."""
+def _preview_context(request: HttpRequest, form: ExceptionRuleForm, *, list_errors: bool = False) -> dict:
+    """Return the count of current findings the form's rule matches, or that the scope is invalid.
+
+    The whole page shows each error next to its field, so the preview lists the messages only
+    with `list_errors`, for the partial that htmx swaps in alone.
+    """
     rule = form.rule()
     if rule is None:
-        return {"rule_matches": None, "preview_errors": form.scope_errors()}
-    return {
-        "rule_matches": selectors.exception_rule_matches(user=request.user, **rule),
-        "preview_errors": [],
-    }
+        return {
+            **_NO_PREVIEW,
+            "scope_invalid": True,
+            "preview_errors": form.scope_errors() if list_errors else [],
+        }
+    return {**_NO_PREVIEW, "rule_matches": selectors.exception_rule_matches(user=request.user, **rule)}

@@ -1,8 +1,9 @@
 """Triage on the finding page. The exception pages are in posture.views.exceptions.
 
-Every POST goes through triage.services, which checks the role on the server: PermissionDenied
-becomes a 403 and Http404 a 404 by Django's own handling. A ValidationError leaves everything
-unchanged and sends the user back to the finding page with its message.
+Every POST checks the role before it reads the request's body, so a viewer gets 403 whatever
+the form holds, and triage.services checks it again: PermissionDenied becomes a 403 and Http404
+a 404 by Django's own handling. A ValidationError leaves everything unchanged and sends the user
+back to the finding page with its message.
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
+from functools import wraps
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
@@ -29,6 +31,18 @@ from triage.models import FindingException
 logger = logging.getLogger(__name__)
 
 
+def triage_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Reject with 403 a user who may not triage, before the view parses any value it was sent."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not can_triage(request.user):
+            raise PermissionDenied("Triage needs the analyst or admin role. Ask an admin to grant it.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
 def triage_context(request: HttpRequest, finding: Finding) -> dict:
     """Return what the finding page's triage card and timeline need, in a fixed number of queries."""
     may_triage = can_triage(request.user)
@@ -37,8 +51,10 @@ def triage_context(request: HttpRequest, finding: Finding) -> dict:
         .select_related("created_by")
         .order_by("created_at", "id")
     )
+    timeline = list(selectors.finding_timeline(user=request.user, finding=finding))
     return {
-        "timeline": selectors.finding_timeline(user=request.user, finding=finding),
+        "timeline": timeline,
+        "timeline_exceptions": _existing_exceptions(timeline),
         "may_triage": may_triage,
         "may_review": is_admin(request.user),
         "proposed_exceptions": proposed,
@@ -46,6 +62,20 @@ def triage_context(request: HttpRequest, finding: Finding) -> dict:
         "assignees": _assignable_users() if may_triage else [],
         "exception_kinds": FindingException.Kind.choices,
     }
+
+
+def _existing_exceptions(timeline: list) -> set[int]:
+    """Return the ids of the exceptions named in the timeline that still exist, to link them."""
+    named = {
+        int(value)
+        for event in timeline
+        if event.field == "exception"
+        for value in (event.old_value, event.new_value)
+        if value.isdigit()
+    }
+    if not named:
+        return set()
+    return set(FindingException.objects.filter(pk__in=named).values_list("pk", flat=True))
 
 
 def _assignable_users() -> list:
@@ -76,6 +106,7 @@ def _apply(request: HttpRequest, pk: int, action: Callable[[], str]) -> HttpResp
 
 @login_required
 @require_POST
+@triage_required
 def finding_state_set(request: HttpRequest, pk: int) -> HttpResponse:
     state = request.POST.get("state", "")
 
@@ -90,6 +121,7 @@ def finding_state_set(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@triage_required
 def finding_assign(request: HttpRequest, pk: int) -> HttpResponse:
     value = request.POST.get("assignee", "").strip()
 
@@ -116,6 +148,7 @@ def _user_from_form(value: str):
 
 @login_required
 @require_POST
+@triage_required
 def finding_comment(request: HttpRequest, pk: int) -> HttpResponse:
     def action() -> str:
         services.finding_comment(user=request.user, finding_id=pk, text=request.POST.get("text", ""))
@@ -126,6 +159,7 @@ def finding_comment(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@triage_required
 def exception_propose(request: HttpRequest, pk: int) -> HttpResponse:
     def action() -> str:
         exception = services.exception_propose(
@@ -135,7 +169,10 @@ def exception_propose(request: HttpRequest, pk: int) -> HttpResponse:
             expires_at=_expiry_from_form(request.POST.get("expires_on", "")),
             finding_ids=[pk],
         )
-        return f"Exception {exception.pk} proposed. It covers the finding once another admin approves it."
+        return (
+            f"Exception {exception.pk} proposed. It covers the finding once an admin other than you "
+            "approves it."
+        )
 
     return _apply(request, pk, action)
 
@@ -156,6 +193,7 @@ def _expiry_from_form(value: str) -> dt.datetime | None:
 
 @login_required
 @require_POST
+@triage_required
 def exception_approve(request: HttpRequest, pk: int, exception_pk: int) -> HttpResponse:
     def action() -> str:
         services.exception_approve(
@@ -168,6 +206,7 @@ def exception_approve(request: HttpRequest, pk: int, exception_pk: int) -> HttpR
 
 @login_required
 @require_POST
+@triage_required
 def exception_reject(request: HttpRequest, pk: int, exception_pk: int) -> HttpResponse:
     def action() -> str:
         services.exception_reject(

@@ -200,7 +200,23 @@ def test_analyst_withdraws_own_proposal(client, rule, analyst):
     assert confirmation.status_code == 200
     assert response.status_code == 302
     assert response["Location"] == reverse("posture:exception-list")
+    assert message_texts(response) == [f"Exception {rule.pk} withdrawn."]
     assert not FindingException.objects.filter(pk=rule.pk).exists()
+
+
+def test_withdraw_link_named_withdraw(client, rule, analyst):
+    client.force_login(analyst)
+    content = client.get(url("exception-detail", rule)).content.decode()
+    assert f"Withdraw exception {rule.pk}…" in content
+
+
+def test_withdraw_confirmation_wording(client, rule, analyst):
+    client.force_login(analyst)
+    content = client.get(url("exception-delete", rule)).content.decode()
+    assert f"<h2>Withdraw exception {rule.pk}?</h2>" in content
+    assert f">Withdraw exception {rule.pk}</button>" in content
+    assert "Delete exception" not in content
+    assert "disable it instead" not in content
 
 
 def test_analyst_cannot_delete_approved(client, approved_rule, analyst):
@@ -235,6 +251,18 @@ def test_proposer_cannot_approve_own(client, findings, admin_user):
     assert snapshot() == before
 
 
+def test_admin_withdraws_own_proposal(client, findings, admin_user):
+    own = services.exception_propose(
+        user=admin_user,
+        kind=FindingException.Kind.FALSE_POSITIVE,
+        reason="The check misreads test volumes.",
+        check_id=CHECK,
+    )
+    client.force_login(admin_user)
+    content = client.get(url("exception-delete", own)).content.decode()
+    assert f"<h2>Withdraw exception {own.pk}?</h2>" in content
+
+
 def test_proposer_sees_why_no_review(client, findings, admin_user):
     own = services.exception_propose(
         user=admin_user,
@@ -255,7 +283,10 @@ def test_admin_approves_rule(client, findings, rule, admin2):
     rule.refresh_from_db()
     assert response.status_code == 302
     assert response["Location"] == url("exception-detail", rule)
-    assert message_texts(response) == [f"Exception {rule.pk} approved. It covers 3 findings now. The headline score counts it from the next scan."]
+    assert message_texts(response) == [
+        f"Exception {rule.pk} approved. It covers 3 findings now. The headline score counts it from "
+        "the next scan."
+    ]
     assert rule.state == FindingException.State.APPROVED
     assert rule.reviewed_by == admin2
     assert rule.review_comment == "Fine for test data."
@@ -342,17 +373,47 @@ def test_admin_enables_rule(client, findings, approved_rule, admin_user):
     client.force_login(admin_user)
     response = client.post(url("exception-enable", approved_rule))
     approved_rule.refresh_from_db()
-    assert message_texts(response) == [f"Exception {approved_rule.pk} enabled. It covers 3 findings now. The headline score counts it from the next scan."]
+    assert message_texts(response) == [
+        f"Exception {approved_rule.pk} enabled. It covers 3 findings now. The headline score counts it "
+        "from the next scan."
+    ]
     assert approved_rule.enabled is True
     assert triage_states(findings)["test-1"] == Finding.TriageState.RISK_ACCEPTED
 
 
-def test_enable_proposed_covers_nothing(client, findings, rule, admin_user):
-    services.exception_disable(user=admin_user, exception_id=rule.pk)
+def test_enable_proposed_rejected(client, findings, rule, admin_user):
+    # A proposal switched off before the services refused it may still exist in a database.
+    FindingException.objects.filter(pk=rule.pk).update(enabled=False)
     client.force_login(admin_user)
+    before = snapshot()
     response = client.post(url("exception-enable", rule))
-    assert "covers no finding while it is proposed" in message_texts(response)[0]
-    assert not Finding.objects.filter(exception=rule).exists()
+    assert message_texts(response) == [
+        f"Exception {rule.pk} is proposed, so it covers no finding. Only an approved exception can be "
+        "enabled."
+    ]
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("state", ["proposed", "rejected", "expired"])
+def test_disable_unapproved_rejected(client, findings, rule, admin_user, state):
+    FindingException.objects.filter(pk=rule.pk).update(state=state)
+    client.force_login(admin_user)
+    before = snapshot()
+    response = client.post(url("exception-disable", rule))
+    assert response["Location"] == url("exception-detail", rule)
+    assert f"Exception {rule.pk} is {state}, so it covers no finding." in message_texts(response)[0]
+    assert snapshot() == before
+
+
+def test_enable_past_expiry_says_so(client, findings, approved_rule, admin_user):
+    services.exception_disable(user=admin_user, exception_id=approved_rule.pk)
+    FindingException.objects.filter(pk=approved_rule.pk).update(
+        expires_at=timezone.now() - dt.timedelta(hours=1)
+    )
+    client.force_login(admin_user)
+    response = client.post(url("exception-enable", approved_rule))
+    assert "but it expired at" in message_texts(response)[0]
+    assert not Finding.objects.filter(exception=approved_rule).exists()
 
 
 def test_delete_confirmation_counts_findings(client, approved_rule, admin_user):
@@ -361,7 +422,29 @@ def test_delete_confirmation_counts_findings(client, approved_rule, admin_user):
     content = response.content.decode()
     assert response.status_code == 200
     assert 'id="confirm-delete"' in content
-    assert "restore 3 findings" in content
+    assert "It covers 3 findings now, 2 of them failing." in content
+    assert f">Delete exception {approved_rule.pk}</button>" in content
+
+
+def test_delete_confirmation_hints_disable(client, approved_rule, admin_user):
+    client.force_login(admin_user)
+    content = client.get(url("exception-delete", approved_rule)).content.decode()
+    assert "To switch it off for a while, disable it instead." in content
+
+
+def test_delete_disabled_gives_no_disable_hint(client, approved_rule, admin_user):
+    services.exception_disable(user=admin_user, exception_id=approved_rule.pk)
+    client.force_login(admin_user)
+    content = client.get(url("exception-delete", approved_rule)).content.decode()
+    assert "It covers no finding now, so deleting it changes no finding." in content
+    assert "disable it instead" not in content
+
+
+def test_delete_others_proposal_named_delete(client, rule, admin2):
+    client.force_login(admin2)
+    content = client.get(url("exception-delete", rule)).content.decode()
+    assert f"<h2>Delete exception {rule.pk}?</h2>" in content
+    assert "disable it instead" not in content
 
 
 def test_delete_confirmation_writes_nothing(client, approved_rule, admin_user):
@@ -410,8 +493,32 @@ def test_detail_shows_review_buttons(client, rule, admin2):
     content = client.get(url("exception-detail", rule)).content.decode()
     assert url("exception-detail-approve", rule) in content
     assert url("exception-detail-reject", rule) in content
-    assert url("exception-disable", rule) in content
     assert url("exception-delete", rule) in content
+
+
+@pytest.mark.parametrize("state", ["proposed", "rejected", "expired"])
+@pytest.mark.parametrize("enabled", [True, False])
+def test_detail_offers_no_switch_unless_approved(client, rule, admin2, state, enabled):
+    FindingException.objects.filter(pk=rule.pk).update(state=state, enabled=enabled)
+    client.force_login(admin2)
+    content = client.get(url("exception-detail", rule)).content.decode()
+    assert url("exception-disable", rule) not in content
+    assert url("exception-enable", rule) not in content
+
+
+def test_detail_offers_disable_when_enabled(client, approved_rule, admin_user):
+    client.force_login(admin_user)
+    content = client.get(url("exception-detail", approved_rule)).content.decode()
+    assert f"Disable exception {approved_rule.pk}" in content
+    assert f"Enable exception {approved_rule.pk}" not in content
+
+
+def test_detail_offers_enable_when_disabled(client, approved_rule, admin_user):
+    services.exception_disable(user=admin_user, exception_id=approved_rule.pk)
+    client.force_login(admin_user)
+    content = client.get(url("exception-detail", approved_rule)).content.decode()
+    assert f"Enable exception {approved_rule.pk}" in content
+    assert f"Disable exception {approved_rule.pk}" not in content
 
 
 def test_detail_shows_review(client, approved_rule, admin_user):
@@ -419,7 +526,47 @@ def test_detail_shows_review(client, approved_rule, admin_user):
     response = client.get(url("exception-detail", approved_rule))
     content = response.content.decode()
     assert "by admin2" in content
-    assert response.context["covered_count"] == 3
+    assert response.context["coverage"].covered == 3
+
+
+def test_detail_counts_failing_covered(client, approved_rule, admin_user):
+    client.force_login(admin_user)
+    content = client.get(url("exception-detail", approved_rule)).content.decode()
+    assert "3 findings, 2 of them failing" in content
+
+
+def test_detail_heading_uses_kind_label(client, rule, viewer):
+    client.force_login(viewer)
+    content = client.get(url("exception-detail", rule)).content.decode()
+    assert f"<h1>Exception {rule.pk}: Risk accepted</h1>" in content
+
+
+def test_detail_rejected_state_plain(client, rule, admin2):
+    services.exception_reject(user=admin2, exception_id=rule.pk, comment="Name the volumes.")
+    client.force_login(admin2)
+    content = client.get(url("exception-detail", rule)).content.decode()
+    assert ">Rejected</span>" in content
+    assert "<dt>Enabled</dt>" not in content
+
+
+def test_detail_disabled_names_review_state(client, approved_rule, admin_user):
+    services.exception_disable(user=admin_user, exception_id=approved_rule.pk)
+    client.force_login(admin_user)
+    content = client.get(url("exception-detail", approved_rule)).content.decode()
+    assert ">Disabled</span>" in content
+    assert "review state: approved" in content
+
+
+def test_detail_listed_findings_scroll(client, account, analyst):
+    exception = services.exception_propose(
+        user=analyst,
+        kind=FindingException.Kind.FALSE_POSITIVE,
+        reason="Misread.",
+        finding_ids=[FindingFactory(account=account).pk],
+    )
+    client.force_login(analyst)
+    content = client.get(url("exception-detail", exception)).content.decode()
+    assert '<div class="table-wrap">' in content
 
 
 def test_detail_says_expired(client, approved_rule, admin_user):
@@ -455,6 +602,26 @@ def test_list_links_detail_and_form(client, rule, analyst):
     content = client.get(reverse("posture:exception-list")).content.decode()
     assert url("exception-detail", rule) in content
     assert reverse("posture:exception-new") in content
+
+
+def test_list_shows_state_label(client, rule, viewer):
+    client.force_login(viewer)
+    content = client.get(reverse("posture:exception-list")).content.decode()
+    assert "<td>Proposed</td>" in content
+
+
+def test_list_shows_disabled_label(client, approved_rule, admin_user):
+    services.exception_disable(user=admin_user, exception_id=approved_rule.pk)
+    client.force_login(admin_user)
+    content = client.get(reverse("posture:exception-list")).content.decode()
+    assert "<td>Disabled</td>" in content
+
+
+def test_list_tables_scroll_inside_card(client, approved_rule, viewer):
+    client.force_login(viewer)
+    content = client.get(reverse("posture:exception-list")).content.decode()
+    # One for the expiring exceptions and one for all of them.
+    assert content.count('<div class="table-wrap">') == 2
 
 
 def test_list_hides_form_link_from_viewer(client, rule, viewer):
@@ -528,6 +695,23 @@ def test_analyst_proposes_rule(client, findings, analyst):
     assert exception.expires_at.date().isoformat() == in_days(30)
 
 
+def test_proposed_rule_message_names_other_admin(client, findings, analyst):
+    client.force_login(analyst)
+    response = client.post(reverse("posture:exception-new"), rule_data())
+    exception = FindingException.objects.get()
+    assert message_texts(response) == [
+        f"Exception {exception.pk} proposed. It covers the findings it matches once an admin other "
+        "than you approves it."
+    ]
+
+
+def test_rule_form_labels_without_colon(client, analyst):
+    client.force_login(analyst)
+    content = client.get(reverse("posture:exception-new")).content.decode()
+    assert '<label for="id_kind">Kind</label>' in content
+    assert "Kind:" not in content
+
+
 def test_proposed_rule_covers_nothing_yet(client, findings, analyst):
     client.force_login(analyst)
     client.post(reverse("posture:exception-new"), rule_data())
@@ -562,9 +746,31 @@ def test_bad_rule_shows_error_next_to_field(client, findings, analyst, overrides
     before = snapshot()
     response = client.post(reverse("posture:exception-new"), rule_data(**overrides))
     form = response.context["form"]
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert expected in " ".join(form.errors[field])
     assert snapshot() == before
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"check_id": "no_such_check"}, "is not a known check id"),
+        ({"region": "mars-1"}, "Unknown region"),
+        ({"resource_pattern": "arn:aws:ec2:[abc"}, "an unclosed ["),
+    ],
+)
+def test_bad_rule_error_shown_once(client, findings, analyst, overrides, expected):
+    client.force_login(analyst)
+    response = client.post(reverse("posture:exception-new"), rule_data(**overrides))
+    content = response.content.decode()
+    assert content.count(expected) == 1
+    assert "Fix the errors shown in the form" in content
+
+
+def test_preview_page_shows_scope_error_once(client, findings, analyst):
+    client.force_login(analyst)
+    response = client.post(reverse("posture:exception-new"), rule_data(preview="1", region="mars-1"))
+    assert response.content.decode().count("Unknown region") == 1
 
 
 def test_rule_without_scope_rejected(client, findings, analyst):
@@ -572,6 +778,7 @@ def test_rule_without_scope_rejected(client, findings, analyst):
     before = snapshot()
     empty_scope = rule_data(check_id="", account_id="", region="", resource_pattern="", tags="")
     response = client.post(reverse("posture:exception-new"), empty_scope)
+    assert response.status_code == 422
     assert "A rule needs at least one of" in " ".join(response.context["form"].non_field_errors())
     assert snapshot() == before
 

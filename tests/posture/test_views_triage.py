@@ -78,6 +78,12 @@ def message_texts(response) -> list[str]:
     return [str(message) for message in get_messages(response.wsgi_request)]
 
 
+def history(client, finding: Finding) -> str:
+    """Return the HTML of the finding page's history section."""
+    content = client.get(reverse("posture:finding-detail", args=[finding.pk])).content.decode()
+    return content.split("<h2>History</h2>", 1)[1]
+
+
 @pytest.mark.parametrize("name", ["state", "assign", "comment", "propose", "approve", "reject"])
 def test_anonymous_redirected_to_login(client, finding, proposal, name):
     url, data = endpoints(finding, proposal)[name]
@@ -91,6 +97,68 @@ def test_anonymous_redirected_to_login(client, finding, proposal, name):
 @pytest.mark.parametrize("name", ["state", "assign", "comment", "propose", "approve", "reject"])
 def test_viewer_forbidden(client, finding, proposal, viewer, name):
     url, data = endpoints(finding, proposal)[name]
+    client.force_login(viewer)
+    before = snapshot(finding)
+    response = client.post(url, data)
+    assert response.status_code == 403
+    assert snapshot(finding) == before
+
+
+def viewer_bodies(finding: Finding, proposal: FindingException, analyst) -> dict[str, tuple[str, dict]]:
+    """Return the URL and a body a person might send to each triage and exception POST endpoint.
+
+    Several bodies are invalid, so a view that read them before checking the role would redirect
+    with their error message instead of returning 403.
+    """
+
+    def exception_url(name: str) -> str:
+        return reverse(f"posture:{name}", args=[proposal.pk])
+
+    return {
+        "state": (reverse("posture:finding-state-set", args=[finding.pk]), {"state": "risk_accepted"}),
+        "assign by name": (reverse("posture:finding-assign", args=[finding.pk]), {"assignee": "analyst"}),
+        "assign by id": (reverse("posture:finding-assign", args=[finding.pk]), {"assignee": analyst.pk}),
+        "comment": (reverse("posture:finding-comment", args=[finding.pk]), {"text": ""}),
+        "propose": (
+            reverse("posture:exception-propose", args=[finding.pk]),
+            {"kind": "risk_accepted", "reason": "Test data.", "expires_on": "next week"},
+        ),
+        "approve": (reverse("posture:exception-approve", args=[finding.pk, proposal.pk]), {"comment": "ok"}),
+        "reject": (reverse("posture:exception-reject", args=[finding.pk, proposal.pk]), {}),
+        "exception approve": (exception_url("exception-detail-approve"), {"comment": "Fine."}),
+        "exception reject": (exception_url("exception-detail-reject"), {"comment": ""}),
+        "exception disable": (exception_url("exception-disable"), {"comment": "Audit."}),
+        "exception enable": (exception_url("exception-enable"), {}),
+        "exception delete": (exception_url("exception-delete"), {}),
+        "rule": (
+            reverse("posture:exception-new"),
+            {"kind": "false_positive", "reason": "Misread.", "check_id": "no_such_check"},
+        ),
+        "rule preview": (reverse("posture:exception-new"), {"preview": "1", "region": "mars-1"}),
+    }
+
+
+VIEWER_BODIES = [
+    "state",
+    "assign by name",
+    "assign by id",
+    "comment",
+    "propose",
+    "approve",
+    "reject",
+    "exception approve",
+    "exception reject",
+    "exception disable",
+    "exception enable",
+    "exception delete",
+    "rule",
+    "rule preview",
+]
+
+
+@pytest.mark.parametrize("name", VIEWER_BODIES)
+def test_viewer_forbidden_whatever_body(client, finding, proposal, analyst, viewer, name):
+    url, data = viewer_bodies(finding, proposal, analyst)[name]
     client.force_login(viewer)
     before = snapshot(finding)
     response = client.post(url, data)
@@ -183,7 +251,7 @@ def test_empty_comment_rejected(client, finding, analyst):
 
 def test_analyst_proposes_exception(client, finding, analyst):
     client.force_login(analyst)
-    client.post(
+    response = client.post(
         reverse("posture:exception-propose", args=[finding.pk]),
         {"kind": "risk_accepted", "reason": "Test data.", "expires_on": in_days(30)},
     )
@@ -191,6 +259,9 @@ def test_analyst_proposes_exception(client, finding, analyst):
     assert exception.state == FindingException.State.PROPOSED
     assert list(exception.findings.all()) == [finding]
     assert exception.created_by == analyst
+    assert message_texts(response) == [
+        f"Exception {exception.pk} proposed. It covers the finding once an admin other than you approves it."
+    ]
 
 
 @pytest.mark.parametrize(
@@ -318,12 +389,54 @@ def test_page_shows_covering_exception(client, finding, proposal, admin_user):
 
 
 def test_timeline_shows_change(client, finding, analyst):
-    services.finding_state_set(user=analyst, finding_id=finding.pk, state="acknowledged", comment="Seen.")
+    services.finding_state_set(user=analyst, finding_id=finding.pk, state="in_progress", comment="Seen.")
     client.force_login(analyst)
-    content = client.get(reverse("posture:finding-detail", args=[finding.pk])).content.decode()
-    assert "open → acknowledged" in content
+    content = history(client, finding)
+    assert "Triage state: Open → In progress" in content
+    assert "triage_state" not in content
     assert "by analyst" in content
     assert "Seen." in content
+
+
+def test_timeline_labels_assignee(client, finding, analyst):
+    services.finding_assign(user=analyst, finding_id=finding.pk, assignee=analyst)
+    client.force_login(analyst)
+    assert "Assignee: nobody → analyst" in history(client, finding)
+
+
+def test_timeline_labels_status(client, finding, analyst):
+    FindingEventFactory(
+        finding=finding, kind=FindingEvent.Kind.OPENED, field="status", new_status="FAIL", new_value="FAIL"
+    )
+    client.force_login(analyst)
+    content = history(client, finding)
+    assert "Status: — → Fail" in content
+    assert "FAIL" not in content
+
+
+def test_timeline_links_exception(client, finding, proposal, admin_user):
+    services.exception_approve(user=admin_user, exception_id=proposal.pk)
+    client.force_login(admin_user)
+    content = history(client, finding)
+    link = reverse("posture:exception-detail", args=[proposal.pk])
+    assert f'Exception: none → <a href="{link}">exception {proposal.pk}</a>' in content
+
+
+def test_timeline_deleted_exception_unlinked(client, finding, proposal, admin_user):
+    services.exception_approve(user=admin_user, exception_id=proposal.pk)
+    services.exception_delete(user=admin_user, exception_id=proposal.pk)
+    client.force_login(admin_user)
+    content = history(client, finding)
+    assert f"Exception: none → exception {proposal.pk}<" in content
+    assert f"Exception: exception {proposal.pk} → none" in content
+    assert reverse("posture:exception-detail", args=[proposal.pk]) not in content
+
+
+def test_page_links_finding_stylesheet(client, finding, analyst):
+    client.force_login(analyst)
+    content = client.get(reverse("posture:finding-detail", args=[finding.pk])).content.decode()
+    assert "css/finding" in content
+    assert 'class="triage-panel"' in content
 
 
 def test_page_queries_bounded(client, finding, proposal, analyst, admin_user, django_assert_max_num_queries):

@@ -297,6 +297,18 @@ def test_enable_covers_again(fake_checks, account, analyst, admin_user):
     assert finding.triage_state == State.RISK_ACCEPTED
 
 
+@pytest.mark.parametrize("switch", [services.exception_disable, services.exception_enable])
+def test_switch_rejects_proposal(fake_checks, account, analyst, admin_user, switch):
+    proposal = services.exception_propose(
+        user=analyst, kind=RISK, reason="Test volumes hold no data.", expires_at=in_days(30), check_id=CHECK
+    )
+    with pytest.raises(ValidationError) as caught:
+        switch(user=admin_user, exception_id=proposal.pk)
+    proposal.refresh_from_db()
+    assert "Only an approved exception can be" in caught.value.messages[0]
+    assert proposal.enabled
+
+
 def test_disabled_rule_skips_finding_found_later(fake_checks, account, analyst, admin_user):
     exception = approved(analyst, admin_user, check_id=CHECK)
     services.exception_disable(user=admin_user, exception_id=exception.pk)

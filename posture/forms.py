@@ -137,14 +137,16 @@ class FindingFilterForm(forms.Form):
     )
     region = forms.ChoiceField(required=False, error_messages=_invalid_choice("region"))
     # Labelled "Triage" and "Assigned to" so they differ from the bulk panel's "State" and "Assignee".
+    # "Active" is short enough for the select's width, and the title spells it out.
     triage_state = forms.ChoiceField(
         label="Triage",
         choices=[
             ("", "All triage states"),
-            (TRIAGE_ACTIVE, "Open, acknowledged or in progress"),
+            (TRIAGE_ACTIVE, "Active"),
             *Finding.TriageState.choices,
         ],
         required=False,
+        widget=forms.Select(attrs={"title": "Active means open, acknowledged or in progress."}),
         error_messages=_invalid_choice("triage state"),
     )
     assignee = forms.ChoiceField(
@@ -560,6 +562,8 @@ class ExceptionRuleForm(forms.Form):
     )
 
     def __init__(self, *args, **kwargs) -> None:
+        # No colon after the labels, like the labels written by hand in the other forms.
+        kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         checks = sorted(registry().values(), key=lambda d: d.title)
         self.fields["check_id"].choices = [
@@ -763,5 +767,6 @@ class ScanChangesForm(forms.Form):
                 what = f'The "{name}" scan'
             else:
                 what = f"The {self[name].label.lower()} filter"
-            messages.extend(f"{what} was ignored: {error}" for error in errors)
+            # Each error is a sentence of its own, so it follows a full stop rather than a colon.
+            messages.extend(f"{what} was ignored. {error}" for error in errors)
         return messages

@@ -2,9 +2,10 @@
 
 The first POST checks the selection and the action and returns a confirmation that states how many
 findings change and how, writing nothing. The confirmation posts the same fields again with
-`confirm`, and only then does the service run. With htmx the answers are partials of the findings
-page (the confirmation, the panel with its errors, the refreshed table); without JavaScript they
-are a page of their own, and a confirmed action redirects to the list.
+`confirm`, and only then does the service run. With htmx the responses are partials of the
+findings page: the confirmation (with the panel again, cleared of earlier errors), the panel with
+its errors, or the refreshed table. Without JavaScript they are a page of their own, and a
+confirmed action redirects to the list.
 """
 
 from __future__ import annotations
@@ -32,6 +33,11 @@ logger = logging.getLogger(__name__)
 
 TEMPLATE = "posture/finding_bulk.html"
 LIST_TEMPLATE = "posture/finding_list.html"
+# Each kind of exception as the subject of the review's sentence.
+EXCEPTION_NOUNS = {
+    FindingException.Kind.RISK_ACCEPTED: "an accepted-risk exception",
+    FindingException.Kind.FALSE_POSITIVE: "a false-positive exception",
+}
 
 
 @login_required
@@ -44,7 +50,7 @@ def finding_bulk(request: HttpRequest) -> HttpResponse:
         return _rejected(request, form)
     if not form.cleaned_data["confirm"]:
         context = {"bulk_form": form, **_summary(form)}
-        template = f"{TEMPLATE}#bulk-confirmation" if request.htmx else TEMPLATE
+        template = f"{TEMPLATE}#bulk-review" if request.htmx else TEMPLATE
         return render(request, template, context)
     try:
         message = _apply(request, form)
@@ -83,15 +89,25 @@ def _back_link(form: BulkTriageForm) -> dict[str, str]:
 
 
 def _summary(form: BulkTriageForm) -> dict:
-    """Return the confirmation's sentences: how many findings are selected and what changes."""
+    """Return the confirmation's sentences, and whether there is anything to confirm.
+
+    The sentences state how many findings are selected and what changes. A triage that changes no
+    finding has nothing to confirm.
+    """
     preview = form.cleaned_data["preview"]
     selected = preview.selected
     head = f"{selected:,} finding{pluralize(selected)} selected"
     if form.cleaned_data["all_matching"]:
         head += " (every finding that matches the filters)"
+    may_confirm = True
     if isinstance(preview, BulkExceptionPreview):
-        return {**_back_link(form), "summary": f"{head}: {_exception_sentence(preview)}"}
-    return {**_back_link(form), "summary": f"{head}: {_triage_sentence(preview)}"}
+        sentence = _exception_sentence(preview)
+    elif preview.changed:
+        sentence = _triage_sentence(preview)
+    else:
+        sentence = _no_change_sentence(preview)
+        may_confirm = False
+    return {**_back_link(form), "summary": f"{head}: {sentence}", "may_confirm": may_confirm}
 
 
 def _triage_sentence(preview: BulkTriagePreview) -> str:
@@ -113,16 +129,45 @@ def _triage_sentence(preview: BulkTriagePreview) -> str:
     return sentence + "."
 
 
-def _exception_sentence(preview: BulkExceptionPreview) -> str:
-    kind = FindingException.Kind(preview.kind).label.lower()
-    expiry = f"expiring {preview.expires_at:%Y-%m-%d}" if preview.expires_at else "without expiry"
-    sentence = (
-        f"one {kind} exception, {expiry}, will be proposed for them. It covers them once an admin "
-        "other than you approves it."
+def _no_change_sentence(preview: BulkTriagePreview) -> str:
+    """Return the review's sentence for a triage without a comment whose values every finding has."""
+    values = []
+    if preview.state is not None:
+        values.append(f"the state {Finding.TriageState(preview.state).label}")
+    if preview.assignee is not None:
+        values.append(f"the assignee {preview.assignee.get_username()}")
+    elif preview.change_assignee:
+        values.append("no assignee")
+    if preview.selected == 1:
+        have = "it already has"
+    elif preview.selected == 2:
+        have = "both already have"
+    else:
+        have = f"all {preview.selected:,} already have"
+    return (
+        f"nothing would change, because {have} {' and '.join(values)}. Choose other values, or add a comment."
     )
-    if preview.covered:
-        sentence += f" {preview.covered:,} of them are covered by another exception already."
+
+
+def _exception_sentence(preview: BulkExceptionPreview) -> str:
+    expiry = f"expiring {preview.expires_at:%Y-%m-%d}" if preview.expires_at else "without expiry"
+    them = "it" if preview.selected == 1 else "them"
+    sentence = (
+        f"{EXCEPTION_NOUNS[preview.kind]} {expiry} will be proposed for {them}. "
+        f"{_covers_once_approved(preview.selected)}"
+    )
+    if preview.covered and preview.selected == 1:
+        sentence += " Another exception covers it already."
+    elif preview.covered:
+        are = pluralize(preview.covered, "is,are")
+        sentence += f" {preview.covered:,} of them {are} covered by another exception already."
     return sentence
+
+
+def _covers_once_approved(selected: int) -> str:
+    # The proposer may be an analyst, and an admin may not approve their own proposal.
+    findings = "the finding" if selected == 1 else "them"
+    return f"It covers {findings} once an admin other than you approves it."
 
 
 def _apply(request: HttpRequest, form: BulkTriageForm) -> str:
@@ -148,5 +193,5 @@ def _apply(request: HttpRequest, form: BulkTriageForm) -> str:
     )
     return (
         f"Exception {exception.pk} proposed for {preview.selected:,} finding{pluralize(preview.selected)}. "
-        "It covers them once another admin approves it."
+        f"{_covers_once_approved(preview.selected)}"
     )

@@ -112,9 +112,47 @@
     }
   }
 
+  // The confirmation arrives above the toolbar, which may be above the viewport after the user
+  // scrolled down to tick rows. Focus moves to it, so keyboard and screen reader users are there too.
+  function showConfirmation(event) {
+    if (event.detail.target.id !== CONFIRMATION_ID) {
+      return;
+    }
+    const card = event.detail.target.querySelector(".bulk-confirmation");
+    if (card) {
+      card.focus({ preventScroll: true });
+      card.scrollIntoView({ block: "nearest" });
+    }
+  }
+
+  // Filtering changes the URL without loading a page, so this moves the main navigation's highlight.
+  // "My findings" is current while the URL has that link's filters, and "Findings" otherwise, which
+  // is the rule that base.html applies when the server renders the page.
+  function highlightNavigation() {
+    const findings = document.querySelector('.nav [data-nav="findings"]');
+    const mine = document.querySelector('.nav [data-nav="my-findings"]');
+    if (!findings || !mine) {
+      return;
+    }
+    const current = new URLSearchParams(window.location.search);
+    const wanted = Array.from(new URL(mine.href).searchParams);
+    const isMine = wanted.every(([name, value]) => current.get(name) === value);
+    const active = isMine ? mine : findings;
+    for (const link of [findings, mine]) {
+      if (link === active) {
+        link.setAttribute("aria-current", "page");
+      } else {
+        link.removeAttribute("aria-current");
+      }
+    }
+  }
+
   document.addEventListener("change", onSelectionChange);
   document.addEventListener("click", onCancel);
   document.addEventListener("htmx:configRequest", dropEmptyFilters);
   document.addEventListener("htmx:afterSwap", showCurrentSelection);
+  document.addEventListener("htmx:afterSettle", showConfirmation);
+  document.addEventListener("htmx:pushedIntoHistory", highlightNavigation);
+  document.addEventListener("htmx:replacedInHistory", highlightNavigation);
   document.addEventListener("DOMContentLoaded", showCurrentSelection);
 })();

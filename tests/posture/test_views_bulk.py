@@ -228,6 +228,78 @@ def test_confirm_with_htmx_refreshes_table(client, findings, analyst):
     assert len(re.findall(r'<td class="nowrap">\s*Acknowledged<br>', html)) == 5
 
 
+def test_review_clears_earlier_errors(client, findings, analyst):
+    """A review that passes swaps the panel out of band, without the errors of the review before."""
+    client.force_login(analyst)
+    rejected = client.post(BULK_URL, exception_data(findings, expires_on=in_days(400)), headers=HTMX)
+    assert "bulk-panel__error" in rejected.content.decode()
+    response = client.post(BULK_URL, exception_data(findings, reason="Kept as typed."), headers=HTMX)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert '<fieldset id="bulk-panel" class="bulk-panel" hx-swap-oob="true">' in html
+    assert "bulk-panel__error" not in html
+    assert 'role="alert"' not in html
+    assert "Kept as typed.</textarea>" in html
+    assert f'value="{in_days(30)}"' in html
+
+
+def test_review_answers_confirmation_first(client, findings, analyst):
+    """htmx swaps the first element into #bulk-confirmation, and the panel by its id."""
+    client.force_login(analyst)
+    response = client.post(BULK_URL, triage_data(findings, state="acknowledged"), headers=HTMX)
+    assert response.content.decode().lstrip().startswith('<div class="card bulk-confirmation"')
+
+
+def test_review_nothing_to_change_offers_no_confirm(client, findings, analyst, alice):
+    services.findings_bulk_triage(
+        user=analyst, finding_ids=[f.pk for f in findings], state="in_progress", assignee=alice
+    )
+    client.force_login(analyst)
+    response = client.post(
+        BULK_URL, triage_data(findings, state="in_progress", assignee=alice.pk), headers=HTMX
+    )
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert (
+        "5 findings selected: nothing would change, because all 5 already have the state In progress "
+        "and the assignee alice. Choose other values, or add a comment."
+    ) in text(response)
+    assert ">Confirm</button>" not in html
+    assert 'name="confirm"' not in html
+    assert ">Close</a>" in html
+
+
+def test_review_nothing_to_change_one_finding(client, findings, analyst):
+    client.force_login(analyst)
+    response = client.post(BULK_URL, triage_data(findings[:1], unassign="on"), headers=HTMX)
+    assert "1 finding selected: nothing would change, because it already has no assignee." in text(response)
+
+
+def test_review_nothing_to_change_two_findings(client, findings, analyst):
+    client.force_login(analyst)
+    response = client.post(BULK_URL, triage_data(findings[:2], state="open"), headers=HTMX)
+    assert "2 findings selected: nothing would change, because both already have the state Open." in text(
+        response
+    )
+
+
+def test_review_nothing_to_change_without_htmx(client, findings, analyst):
+    client.force_login(analyst)
+    response = client.post(BULK_URL, triage_data(findings, state="open", filters="severity=high"))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "nothing would change, because all 5 already have the state Open." in text(response)
+    assert ">Confirm</button>" not in html
+    assert f'<a href="{LIST_URL}?severity=high" data-bulk-cancel>Back to the findings</a>' in html
+
+
+def test_review_comment_without_other_change_confirms(client, findings, analyst):
+    client.force_login(analyst)
+    response = client.post(BULK_URL, triage_data(findings, state="open", comment="Seen."), headers=HTMX)
+    assert "0 change state to Open; 5 already have it; all 5 get the comment." in text(response)
+    assert ">Confirm</button>" in response.content.decode()
+
+
 def test_review_without_htmx_renders_page(client, findings, analyst):
     client.force_login(analyst)
     response = client.post(BULK_URL, triage_data(findings, state="acknowledged"))
@@ -399,8 +471,21 @@ def test_exception_review_writes_nothing(client, findings, analyst):
     before = snapshot()
     response = client.post(BULK_URL, exception_data(findings), headers=HTMX)
     assert response.status_code == 200
-    assert "5 findings selected: one risk accepted exception" in text(response)
+    assert (
+        "5 findings selected: an accepted-risk exception expiring "
+        f"{in_days(30)} will be proposed for them. It covers them once an admin other than you approves it."
+    ) in text(response)
     assert snapshot() == before
+
+
+def test_exception_review_false_positive_without_expiry(client, findings, analyst):
+    client.force_login(analyst)
+    data = exception_data(findings[:1], kind="false_positive", expires_on="")
+    response = client.post(BULK_URL, data, headers=HTMX)
+    assert (
+        "1 finding selected: a false-positive exception without expiry will be proposed for it. "
+        "It covers the finding once an admin other than you approves it."
+    ) in text(response)
 
 
 def test_exception_review_counts_covered(client, findings, analyst, admin_user):
@@ -413,7 +498,7 @@ def test_exception_review_counts_covered(client, findings, analyst, admin_user):
     services.exception_approve(user=admin_user, exception_id=proposal.pk)
     client.force_login(analyst)
     response = client.post(BULK_URL, exception_data(findings), headers=HTMX)
-    assert "1 of them are covered by another exception already." in text(response)
+    assert "1 of them is covered by another exception already." in text(response)
 
 
 def test_exception_confirm_proposes(client, findings, analyst):
@@ -424,7 +509,8 @@ def test_exception_confirm_proposes(client, findings, analyst):
     assert exception.created_by == analyst
     assert set(exception.findings.all()) == set(findings)
     assert message_texts(response) == [
-        f"Exception {exception.pk} proposed for 5 findings. It covers them once another admin approves it."
+        f"Exception {exception.pk} proposed for 5 findings. "
+        "It covers them once an admin other than you approves it."
     ]
 
 

@@ -76,7 +76,14 @@ def spread() -> list[Finding]:
 
 
 def row_ids(response) -> list[int]:
-    return [int(pk) for pk in re.findall(r'name="finding" value="(\d+)"', response.content.decode())]
+    """Return the ids of the findings in the table, in order, from each row's link to its finding."""
+    return [int(pk) for pk in re.findall(rf'<a href="{LIST_URL}(\d+)/">', response.content.decode())]
+
+
+def nav_current(response) -> list[str]:
+    """Return the text of the main navigation's links marked as the current page."""
+    nav = re.search(r'<nav class="nav".*?</nav>', response.content.decode(), re.S).group(0)
+    return re.findall(r'<a [^>]*aria-current="page"[^>]*>([^<]+)</a>', nav)
 
 
 def link(response, rel: str) -> str | None:
@@ -215,6 +222,13 @@ def test_my_findings_filter_in_export(client):
     assert [finding_id_of(row["url"]) for row in rows] == [mine.pk]
 
 
+def test_triage_filter_active_option_explained(client, viewer):
+    html = client.get(LIST_URL).content.decode()
+    select = re.search(r'<select name="triage_state"[^>]*>', html).group(0)
+    assert 'title="Active means open, acknowledged or in progress."' in select
+    assert '<option value="active">Active</option>' in html
+
+
 def test_triage_filters_set_count(client, viewer, spread):
     html = client.get(LIST_URL, {"triage_state": "acknowledged"}).content.decode()
     assert "3 matching findings" in html
@@ -228,6 +242,52 @@ def test_my_findings_linked_for_analyst(client):
 
 def test_my_findings_not_linked_for_viewer(client, viewer):
     assert "assignee=me" not in client.get(LIST_URL).content.decode()
+
+
+# The main navigation's current page.
+def test_nav_anonymous_has_no_navigation(client):
+    response = client.get(reverse("login"))
+    assert '<nav class="nav"' not in response.content.decode()
+
+
+@pytest.mark.parametrize("role", ["analyst", "admin"])
+def test_nav_my_findings_current(client, role):
+    client.force_login(UserFactory(roles=[role]))
+    response = client.get(LIST_URL, {"assignee": "me", "triage_state": "active", "severity": "high"})
+    assert nav_current(response) == ["My findings"]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{}, {"assignee": "me"}, {"triage_state": "active"}, {"assignee": "none", "triage_state": "active"}],
+)
+def test_nav_findings_current_for_other_filters(client, params):
+    client.force_login(UserFactory(roles=["analyst"]))
+    assert nav_current(client.get(LIST_URL, params)) == ["Findings"]
+
+
+def test_nav_findings_current_for_viewer_with_my_filters(client, viewer):
+    """A viewer has no "My findings" link, so the list stays under "Findings"."""
+    response = client.get(LIST_URL, {"assignee": "me", "triage_state": "active"})
+    assert nav_current(response) == ["Findings"]
+
+
+@pytest.mark.parametrize("role", ["viewer", "analyst", "admin"])
+def test_nav_links_exceptions(client, role):
+    client.force_login(UserFactory(roles=[role]))
+    response = client.get(LIST_URL)
+    assert f'<a href="{reverse("posture:exception-list")}">Exceptions</a>' in response.content.decode()
+
+
+@pytest.mark.parametrize("role", ["viewer", "analyst", "admin"])
+def test_nav_exceptions_current_on_exception_list(client, role):
+    client.force_login(UserFactory(roles=[role]))
+    assert nav_current(client.get(reverse("posture:exception-list"))) == ["Exceptions"]
+
+
+def test_nav_exceptions_current_on_rule_form(client):
+    client.force_login(UserFactory(roles=["analyst"]))
+    assert nav_current(client.get(reverse("posture:exception-new"))) == ["Exceptions"]
 
 
 def test_rows_show_triage_state_and_assignee(client, viewer):
@@ -508,13 +568,29 @@ def test_page_has_no_inline_script(client, viewer, spread):
 
 
 # Selection for bulk actions.
-def test_rows_have_selection_checkboxes(client, viewer, spread):
+@pytest.mark.parametrize("role", ["analyst", "admin"])
+def test_rows_have_selection_checkboxes(client, spread, role):
+    client.force_login(UserFactory(roles=[role]))
     html = client.get(LIST_URL).content.decode()
+    boxes = re.findall(r'<input type="checkbox" name="finding" value="(\d+)"', html)
     assert 'data-select-page aria-label="Select every finding on this page"' in html
-    assert sorted(row_ids(client.get(LIST_URL))) == sorted(f.pk for f in spread)
+    assert sorted(int(pk) for pk in boxes) == sorted(f.pk for f in spread)
 
 
-def test_select_all_matching_holds_filters(client, viewer, spread):
+def test_viewer_gets_no_selection_controls(client, viewer, spread):
+    """A viewer cannot act on a selection, so the table offers none."""
+    html = client.get(LIST_URL).content.decode()
+    assert 'name="finding"' not in html
+    assert "data-select-page" not in html
+    assert 'name="all_matching"' not in html
+    assert "data-selection-count" not in html
+    assert "No finding selected" not in html
+    assert "12 matching findings" in html
+    assert len(row_ids(client.get(LIST_URL))) == 12
+
+
+def test_select_all_matching_holds_filters(client, spread):
+    client.force_login(UserFactory(roles=["analyst"]))
     html = client.get(LIST_URL, {"severity": "critical", "after": ""}).content.decode()
     assert '<input type="checkbox" name="all_matching" value="1">' in html
     assert '<input type="hidden" name="filters" value="severity=critical">' in html
@@ -533,8 +609,13 @@ def test_count_capped(client, viewer, spread, monkeypatch):
     monkeypatch.setattr(finding_views, "MATCH_COUNT_CAP", 10)
     html = client.get(LIST_URL).content.decode()
     assert "More than 10 matching findings" in html
-    assert "Select all matching (more than 10)" in html
     assert 'data-matching-more="true"' in html
+
+
+def test_select_all_capped(client, spread, monkeypatch):
+    monkeypatch.setattr(finding_views, "MATCH_COUNT_CAP", 10)
+    client.force_login(UserFactory(roles=["analyst"]))
+    assert "Select all matching (more than 10)" in client.get(LIST_URL).content.decode()
 
 
 def test_count_exact(client, viewer, spread):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -35,6 +35,8 @@ TriageState = Finding.TriageState
 MANUAL_STATES = tuple(
     state for state in TriageState if state not in (TriageState.RISK_ACCEPTED, TriageState.FALSE_POSITIVE)
 )
+# States that only a valid exception sets, and that only removing the exception changes.
+EXCEPTION_STATES = (TriageState.RISK_ACCEPTED, TriageState.FALSE_POSITIVE)
 # A bulk action larger than this is almost certainly a mistake in the selection.
 BULK_MAX = 20_000
 # Rows per query for id lists: below SQLite's limit on bound parameters in every version.
@@ -156,6 +158,8 @@ class BulkTriagePreview:
     rows: dict[int, tuple[str, int | None]]
     state_ids: list[int]
     assign_ids: list[int]
+    # Findings whose state an exception sets (risk accepted, false positive): the state stays.
+    kept_ids: list[int] = field(default_factory=list)
 
     @property
     def selected(self) -> int:
@@ -171,7 +175,7 @@ class BulkTriagePreview:
     @property
     def unchanged(self) -> int:
         """Count the findings whose state and assignee already are what the action sets."""
-        return len(self.ids) - len(set(self.state_ids) | set(self.assign_ids))
+        return len(self.ids) - len(set(self.state_ids) | set(self.assign_ids) | set(self.kept_ids))
 
 
 def findings_bulk_preview(
@@ -217,7 +221,11 @@ def findings_bulk_preview(
     new_assignee_id = assignee.pk if assignee is not None else None
 
     rows = findings_visible_rows(user=user, ids=ids, fields=("triage_state", "assignee_id"), lock=lock)
-    state_ids = [pk for pk in ids if state is not None and rows[pk][0] != state]
+    # An exception sets risk accepted and false positive; only removing the exception changes them.
+    kept_ids = [pk for pk in ids if state is not None and rows[pk][0] in EXCEPTION_STATES]
+    state_ids = [
+        pk for pk in ids if state is not None and rows[pk][0] != state and rows[pk][0] not in EXCEPTION_STATES
+    ]
     assign_ids = [pk for pk in ids if change_assignee and rows[pk][1] != new_assignee_id]
     return BulkTriagePreview(
         ids=ids,
@@ -228,6 +236,7 @@ def findings_bulk_preview(
         rows=rows,
         state_ids=state_ids,
         assign_ids=assign_ids,
+        kept_ids=kept_ids,
     )
 
 

@@ -31,6 +31,7 @@ from triage.models import FindingException
 from triage.selectors import (
     BULK_MAX,
     CHUNK,  # noqa: F401 - part of this module's interface, as before it moved to the selectors
+    EXCEPTION_STATES,
     MANUAL_STATES,  # noqa: F401 - part of this module's interface, as before it moved to the selectors
     chunked,
     exception_get,
@@ -77,6 +78,17 @@ def finding_state_set(*, user, finding_id: int, state: str, comment: str = "") -
     finding = finding_get(user=user, pk=finding_id)
     state = validate_manual_state(state)
     comment = (comment or "").strip()
+    if finding.triage_state in EXCEPTION_STATES and finding.triage_state != state:
+        raise ValidationError(
+            "Finding %(pk)s is %(state)s under exception %(exception)s, which sets its state. Disable or "
+            "delete the exception to change it.",
+            code="state_set_by_exception",
+            params={
+                "pk": finding.pk,
+                "state": finding.get_triage_state_display().lower(),
+                "exception": finding.exception_id,
+            },
+        )
     now = timezone.now()
     with transaction.atomic():
         if finding.triage_state != state:

@@ -122,7 +122,14 @@ def _triage_sentence(preview: BulkTriagePreview) -> str:
     sentence = ", ".join(parts)
     if parts and preview.unchanged:
         have = "them" if len(parts) > 1 else "it"
-        sentence += f"; {preview.unchanged:,} already have {have}"
+        verb = "has" if preview.unchanged == 1 else "have"
+        sentence += f"; {preview.unchanged:,} already {verb} {have}"
+    if preview.kept_ids:
+        kept = len(preview.kept_ids)
+        sentence += (
+            f"; {kept:,} keep{'s' if kept == 1 else ''} the state {'its' if kept == 1 else 'their'} "
+            "exception sets"
+        )
     if preview.comment:
         every = "the finding gets" if preview.selected == 1 else f"all {preview.selected:,} get"
         sentence += ("; " if parts else "") + f"{every} the comment"
@@ -130,7 +137,13 @@ def _triage_sentence(preview: BulkTriagePreview) -> str:
 
 
 def _no_change_sentence(preview: BulkTriagePreview) -> str:
-    """Return the review's sentence for a triage without a comment whose values every finding has."""
+    """Return the review's sentence for a triage without a comment that changes no finding."""
+    if preview.kept_ids:
+        return (
+            f"nothing would change: {len(preview.kept_ids):,} of them have the state an exception sets, "
+            "which changes only when the exception is disabled or deleted, and the rest already have "
+            "these values. Choose other values, or add a comment."
+        )
     values = []
     if preview.state is not None:
         values.append(f"the state {Finding.TriageState(preview.state).label}")

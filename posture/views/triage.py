@@ -114,7 +114,7 @@ def finding_state_set(request: HttpRequest, pk: int) -> HttpResponse:
         finding = services.finding_state_set(
             user=request.user, finding_id=pk, state=state, comment=request.POST.get("comment", "")
         )
-        return f"Triage state set to {finding.get_triage_state_display().lower()}."
+        return f"Triage state set to {finding.get_triage_state_display()}."
 
     return _apply(request, pk, action)
 

@@ -141,7 +141,7 @@ def test_review_count_exact_for_mixed_selection(client, findings, analyst, alice
         BULK_URL, triage_data(findings, state="in_progress", assignee=alice.pk), headers=HTMX
     )
     assert (
-        "5 findings selected: 3 change state to In progress, 4 get assignee alice; 1 already have them."
+        "5 findings selected: 3 change state to In progress, 4 get assignee alice; 1 already has them."
         in text(response)
     )
 
@@ -150,6 +150,13 @@ def test_review_mentions_comment(client, findings, analyst):
     client.force_login(analyst)
     response = client.post(BULK_URL, triage_data(findings, comment="Checked with the owner."), headers=HTMX)
     assert "5 findings selected: all 5 get the comment." in text(response)
+
+
+def test_review_one_unchanged_singular(client, findings, analyst, alice):
+    services.findings_bulk_triage(user=analyst, finding_ids=[f.pk for f in findings[:4]], assignee=alice)
+    client.force_login(analyst)
+    response = client.post(BULK_URL, triage_data(findings, unassign="on"), headers=HTMX)
+    assert "5 findings selected: 4 lose their assignee; 1 already has it." in text(response)
 
 
 def test_review_unassign_count(client, findings, analyst, alice):
@@ -561,3 +568,30 @@ def test_panel_offers_manual_states_only(client, findings, analyst):
     panel = html[html.index('<fieldset id="bulk-panel"') :]
     assert '<option value="in_progress">In progress</option>' in panel
     assert 'value="risk_accepted"' not in panel.split('name="kind"')[0]
+
+
+def test_review_keeps_state_set_by_exception(client, findings, analyst, admin_user):
+    proposal = services.exception_propose(
+        user=analyst,
+        kind="false_positive",
+        reason="The check misreads these volumes.",
+        finding_ids=[findings[0].pk],
+    )
+    services.exception_approve(user=admin_user, exception_id=proposal.pk)
+    client.force_login(analyst)
+    response = client.post(BULK_URL, triage_data(findings, state="in_progress"), headers=HTMX)
+    assert "4 change state to In progress; 1 keeps the state its exception sets" in text(response)
+
+
+def test_confirm_leaves_exception_state(client, findings, analyst, admin_user):
+    proposal = services.exception_propose(
+        user=analyst,
+        kind="false_positive",
+        reason="The check misreads these volumes.",
+        finding_ids=[findings[0].pk],
+    )
+    services.exception_approve(user=admin_user, exception_id=proposal.pk)
+    client.force_login(analyst)
+    client.post(BULK_URL, {**triage_data(findings, state="in_progress"), "confirm": "1"}, headers=HTMX)
+    findings[0].refresh_from_db()
+    assert findings[0].triage_state == Finding.TriageState.FALSE_POSITIVE

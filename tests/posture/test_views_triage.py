@@ -188,7 +188,7 @@ def test_analyst_sets_state(client, finding, analyst):
     assert response["Location"] == reverse("posture:finding-detail", args=[finding.pk])
     assert finding.triage_state == "in_progress"
     assert finding.events.get(kind=FindingEvent.Kind.STATE_CHANGED).comment == "On it."
-    assert message_texts(response) == ["Triage state set to in progress."]
+    assert message_texts(response) == ["Triage state set to In progress."]
 
 
 def test_state_from_exception_rejected(client, finding, analyst):
@@ -495,3 +495,11 @@ def test_finding_page_links_its_exception(client, finding, proposal, admin_user)
     client.post(reverse("posture:exception-approve", args=[finding.pk, proposal.pk]))
     html = client.get(finding.get_absolute_url()).content.decode()
     assert reverse("posture:exception-detail", args=[proposal.pk]) in html
+
+
+def test_finding_page_hides_state_form_under_exception(client, finding, proposal, admin_user, analyst):
+    services.exception_approve(user=admin_user, exception_id=proposal.pk)
+    client.force_login(analyst)
+    html = client.get(finding.get_absolute_url()).content.decode()
+    assert "The state comes from" in html
+    assert reverse("posture:finding-state-set", args=[finding.pk]) not in html

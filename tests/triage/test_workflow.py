@@ -341,3 +341,17 @@ def test_bulk_preview_rejects_viewer(many_findings, viewer):
         selectors.findings_bulk_preview(
             user=viewer, finding_ids=[many_findings[0].pk], state=State.ACKNOWLEDGED
         )
+
+
+def test_state_set_by_exception_kept(fake_checks, account, analyst, admin_user):
+    rescan(account, [fail("vol-1")])
+    finding = finding_of(account, "vol-1")
+    proposal = services.exception_propose(
+        user=analyst, kind="false_positive", reason="Misread volume.", finding_ids=[finding.pk]
+    )
+    services.exception_approve(user=admin_user, exception_id=proposal.pk)
+    with pytest.raises(ValidationError) as caught:
+        services.finding_state_set(user=analyst, finding_id=finding.pk, state="acknowledged")
+    finding.refresh_from_db()
+    assert "which sets its state" in caught.value.messages[0]
+    assert finding.triage_state == "false_positive"

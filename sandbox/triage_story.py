@@ -232,5 +232,9 @@ TRIAGE_STEPS = (
     TriageStep(
         None, "proposal waiting for review: staging security group count", _staging_security_groups_proposed
     ),
-    TriageStep(None, "staging root findings assigned and in progress", _staging_findings_triaged),
+    TriageStep(
+        None,
+        "staging root findings assigned, root MFA in progress, open ports acknowledged",
+        _staging_findings_triaged,
+    ),
 )

@@ -128,17 +128,28 @@ def finding_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "posture/finding_detail.html", context)
 
 
+def _threshold_text(value) -> str:
+    """Return a threshold value as people write it: yes/no, and lists without Python's brackets."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(item) for item in value)
+    return str(value)
+
+
 def _thresholds_used(finding: Finding, definition: CheckDefinition | None) -> list[dict]:
     """Return the thresholds stored with the finding, with unit and description when the check has them."""
     known = {t.name: t for t in definition.thresholds} if definition else {}
     rows = []
     for name, value in sorted(finding.thresholds.items()):
         threshold = known.get(name)
+        unit = threshold.unit if threshold else ""
         rows.append(
             {
                 "name": name,
-                "value": value,
-                "unit": threshold.unit if threshold else "",
+                "value": _threshold_text(value),
+                # "yes" and "no" say it all; a unit after them only repeats the type.
+                "unit": "" if isinstance(value, bool) else unit,
                 "description": threshold.description if threshold else "",
             }
         )

@@ -202,6 +202,19 @@ def test_finding_detail_shows_thresholds_with_unit(client, viewer):
     assert "Oldest allowed log file." in html
 
 
+def test_finding_detail_threshold_list_readable(client, viewer):
+    finding = FindingFactory(check_id="fake_monitoring_trail", thresholds={"ports": [22, "137-139"]})
+    html = client.get(finding.get_absolute_url()).content.decode()
+    assert "22, 137-139" in html
+    assert "[22" not in html
+
+
+def test_finding_detail_threshold_boolean_readable(client, viewer):
+    finding = FindingFactory(check_id="fake_monitoring_trail", thresholds={"strict": True})
+    html = client.get(finding.get_absolute_url()).content.decode()
+    assert "<td>yes</td>" in html
+
+
 def test_finding_detail_shows_events(client, viewer):
     finding = FindingFactory()
     FindingEventFactory(finding=finding, comment="Opened by the first scan.")

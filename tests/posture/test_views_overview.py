@@ -467,7 +467,7 @@ def in_force_html(html: str) -> str:
 def test_overview_lists_accepted_risk_in_force(client, viewer, estate):
     exception = accepted_risk("fake_authentication_mfa")
     html = in_force_html(client.get(URL).content.decode())
-    assert "Accepted risks: 1 failing finding," in html
+    assert "Accepted risks cover 1 failing finding now" in html
     assert reverse("posture:exception-detail", args=[exception.pk]) in html
 
 
@@ -496,4 +496,4 @@ def test_overview_in_force_leaves_out_expired(client, viewer, estate):
 def test_overview_in_force_in_partial(client, viewer, estate):
     accepted_risk("fake_authentication_mfa")
     html = client.get(URL, {"environment": "production"}, headers=HTMX).content.decode()
-    assert "Accepted risks: 1 failing finding," in in_force_html(html)
+    assert "Accepted risks cover 1 failing finding now" in in_force_html(html)

@@ -14,6 +14,7 @@ import datetime as dt
 import logging
 import os
 import secrets
+import signal
 import socket
 import threading
 import time
@@ -73,6 +74,9 @@ class Command(BaseCommand):
 
         server = SandboxServer()
         server.start()
+        # SIGTERM (kill, a closed terminal's job control) unwinds like Ctrl-C, so the finally block
+        # below removes the endpoint file and `make demo-scan` does not scan a stopped simulator.
+        signal.signal(signal.SIGTERM, _exit_on_signal)
         try:
             settings.AWS_ENDPOINT_URL = server.url
             # A client created without an explicit endpoint reaches the simulator too, never AWS.
@@ -207,6 +211,10 @@ class Command(BaseCommand):
         )
         _expiry_ticker_start()
         call_command("runserver", f"{HOST}:{port}", use_reloader=False)
+
+
+def _exit_on_signal(signum, frame) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _expiry_ticker_start() -> None:

@@ -19,6 +19,7 @@ from posture.models import Finding
 from posture.selectors.findings import SORT_CHOICES
 from posture.views import findings as finding_views
 from tests.factories import AccountFactory, FindingFactory, UserFactory, install_fake_checks
+from triage import services as triage_services
 
 pytestmark = pytest.mark.django_db
 
@@ -696,6 +697,9 @@ def test_export_csv_columns_and_values(client, viewer):
         "area": "access",
         "severity": "high",
         "status": "FAIL",
+        "triage_state": "open",
+        "assignee": "",
+        "exception_id": "",
         "resource_type": "security-group",
         "resource_id": "sg-0123",
         "reason": "Port 22 is open to 0.0.0.0/0.",
@@ -747,3 +751,20 @@ def test_htmx_page_queries_bounded(client, viewer, many, django_assert_max_num_q
 def test_export_queries_bounded(client, viewer, many, django_assert_max_num_queries):
     with django_assert_max_num_queries(7):
         assert len(export_csv(client)) == Finding.objects.count()
+
+
+def test_export_carries_triage(client, viewer):
+    finding = FindingFactory(check_id="fake_access_ports")
+    analyst = UserFactory(username="alice", roles=["analyst"])
+    admin = UserFactory(username="boss", roles=["admin"])
+    triage_services.finding_assign(user=analyst, finding_id=finding.pk, assignee=analyst)
+    proposal = triage_services.exception_propose(
+        user=analyst, kind="false_positive", reason="Misread port.", finding_ids=[finding.pk]
+    )
+    triage_services.exception_approve(user=admin, exception_id=proposal.pk)
+    (row,) = export_csv(client)
+    assert (row["triage_state"], row["assignee"], row["exception_id"]) == (
+        "false_positive",
+        "alice",
+        str(proposal.pk),
+    )

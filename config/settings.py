@@ -157,6 +157,23 @@ PERMISSIONS_POLICY = (
     "payment=(), usb=()"
 )
 
+# Cache: figures that take long to compute, such as the overview's mean time to remediate. A Redis
+# URL shares them between the web processes, so one request per change pays for them instead of
+# one per process. Without it each process keeps its own in memory.
+_cache_url = env_str("CACHE_URL")
+if _cache_url and not _cache_url.startswith(("redis://", "rediss://", "unix://")):
+    raise ImproperlyConfigured(
+        f"CACHE_URL={_cache_url!r} is not a Redis URL. Use redis://HOST:PORT/DB, or leave it empty "
+        "for a cache in each process's memory."
+    )
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _cache_url}
+        if _cache_url
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
 # Celery. Without a broker URL tasks run in-process, so the demo needs no Redis.
 # The in-memory transport is never used for sending then; it only keeps kombu from guessing a host.
 CELERY_TASK_ALWAYS_EAGER = not env_str("CELERY_BROKER_URL")

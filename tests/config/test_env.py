@@ -91,5 +91,20 @@ def test_settings_reject_bad_database_url():
     assert "DATABASE_URL is not a valid database URL" in _settings_error(DATABASE_URL="nosuchdb://x")
 
 
+def test_settings_reject_non_redis_cache_url():
+    assert "CACHE_URL='memcached://x' is not a Redis URL" in _settings_error(CACHE_URL="memcached://x")
+
+
+def test_settings_use_redis_cache_url():
+    result = subprocess.run(
+        [sys.executable, "-c", "from config import settings; print(settings.CACHES['default']['BACKEND'])"],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "DJANGO_SECRET_KEY": "x" * 40, "CACHE_URL": "redis://127.0.0.1:6379/2"},
+        capture_output=True,
+        text=True,
+    )
+    assert result.stdout.strip() == "django.core.cache.backends.redis.RedisCache"
+
+
 def test_settings_load_with_valid_values():
     assert _settings_error() == ""

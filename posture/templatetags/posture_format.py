@@ -95,6 +95,14 @@ EMPTY_VALUES = {"assignee": "nobody", "status": "—"}
 
 
 @register.filter
+def event_title(event: FindingEvent) -> str:
+    """Return the event's kind as people read it: a finding first seen passing was not "opened"."""
+    if event.kind == FindingEvent.Kind.OPENED and event.new_status in (Status.PASS, Status.NOT_APPLICABLE):
+        return "First seen"
+    return event.get_kind_display()
+
+
+@register.filter
 def event_change(event: FindingEvent, linked_exceptions: Collection[int] | None = None) -> FieldChange | None:
     """Return the labelled change of an event's field, or None for an event without a field.
 

@@ -77,3 +77,11 @@ def test_event_change_links_existing_exception():
 )
 def test_exception_state_label(state, enabled, expected):
     assert posture_format.exception_state(FindingException(state=state, enabled=enabled)) == expected
+
+
+@pytest.mark.parametrize(
+    ("new_status", "title"), [("PASS", "First seen"), ("NOT_APPLICABLE", "First seen"), ("FAIL", "Opened")]
+)
+def test_event_title_opened_by_status(new_status, title):
+    event = FindingEvent(kind=FindingEvent.Kind.OPENED, new_status=new_status)
+    assert posture_format.event_title(event) == title

@@ -30,7 +30,8 @@ def validate_reason(value: str) -> str:
     reason = (value or "").strip()
     if not reason:
         raise ValidationError(
-            "The reason is empty. Say why the finding is acceptable or wrong, so a reviewer can judge it.",
+            "The reason is empty. Say why the risk is acceptable or the check is wrong, so a reviewer "
+            "can judge it.",
             code="reason_required",
         )
     return reason

@@ -21,6 +21,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
+from django.utils.timesince import timeuntil
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.roles import can_triage, is_admin
@@ -156,15 +157,12 @@ def _withdraws(user, exception: FindingException) -> bool:
 
 
 def _expiry_note(expires_at: dt.datetime | None, *, now: dt.datetime) -> str:
-    """Say how long until the expiry, in whole days, or that it has passed ("" without an expiry)."""
+    """Say how long until the expiry, as the overview does, or that it has passed ("" without one)."""
     if expires_at is None:
         return ""
     if expires_at <= now:
         return "expired"
-    days = (expires_at - now).days
-    if days == 0:
-        return "expires in less than a day"
-    return f"expires in {days} day{'' if days == 1 else 's'}"
+    return f"expires in {timeuntil(expires_at, now)}"
 
 
 def _detail_url(pk: int) -> str:

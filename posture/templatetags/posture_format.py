@@ -91,7 +91,7 @@ FIELD_LABELS = {
     "exception": "Exception",
 }
 # Text shown for an empty value, by field.
-EMPTY_VALUES = {"assignee": "nobody", "status": "—"}
+EMPTY_VALUES = {"assignee": "unassigned", "status": "—"}
 
 
 @register.filter

@@ -139,10 +139,21 @@ def _triage_sentence(preview: BulkTriagePreview) -> str:
 def _no_change_sentence(preview: BulkTriagePreview) -> str:
     """Return the review's sentence for a triage without a comment that changes no finding."""
     if preview.kept_ids:
+        kept = len(preview.kept_ids)
+        rest = preview.selected - kept
+        if rest == 0:
+            whose = "its state comes" if kept == 1 else "their states come"
+            cause = f"{whose} from an exception"
+        else:
+            has = "has" if kept == 1 else "have"
+            rest_has = "has" if rest == 1 else "have"
+            cause = (
+                f"{kept:,} {has} the state an exception sets and the other {rest:,} already {rest_has} "
+                "these values"
+            )
         return (
-            f"nothing would change: {len(preview.kept_ids):,} of them have the state an exception sets, "
-            "which changes only when the exception is disabled or deleted, and the rest already have "
-            "these values. Choose other values, or add a comment."
+            f"nothing would change, because {cause}. A state set by an exception changes only when the "
+            "exception expires or is disabled or deleted. Choose other values, or add a comment."
         )
     values = []
     if preview.state is not None:

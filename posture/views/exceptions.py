@@ -229,8 +229,8 @@ def exception_disable(request: HttpRequest, pk: int) -> HttpResponse:
         if not was_enabled:
             return f"Exception {pk} was already disabled."
         return (
-            f"Exception {pk} disabled. The findings it covered are open again, and the scores count "
-            "them as failing from the next scan."
+            f"Exception {pk} disabled. The failing findings it covered are open again, and the scores "
+            "count them as failing from the next scan."
         )
 
     return _run(request, pk, action)

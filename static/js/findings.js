@@ -6,6 +6,7 @@
 (function () {
   const FILTER_FORM_ID = "finding-filters";
   const SELECTION_FORM_ID = "finding-selection";
+  const SEARCH_INPUT_ID = "id_q";
   const CONFIRMATION_ID = "bulk-confirmation";
 
   function selectionParts(form) {
@@ -147,6 +148,16 @@
     }
   }
 
+  // Typing in the search box already requests the table (its `input` trigger). The `change` that
+  // follows when the box loses focus would request it again and replace the table, dropping rows
+  // ticked in between, so it is stopped here, in the capture phase, before it reaches the form.
+  function ignoreSearchChange(event) {
+    if (event.target.id === SEARCH_INPUT_ID) {
+      event.stopPropagation();
+    }
+  }
+
+  document.addEventListener("change", ignoreSearchChange, true);
   document.addEventListener("change", onSelectionChange);
   document.addEventListener("click", onCancel);
   document.addEventListener("htmx:configRequest", dropEmptyFilters);

@@ -120,3 +120,19 @@ def test_accept_risk_approve_and_scores_diverge(browser, people, monkeypatch):
     lines = dict(figure)
     assert lines["Overall"] > lines["Overall (raw)"]
     browser.screenshot("triage-scores-diverge")
+
+
+@pytest.mark.usefixtures("history")
+def test_tick_after_search_kept(browser, people):
+    """Leaving the search box for a row's checkbox must not reload the table and drop the tick."""
+    page = browser.page
+    browser.log_in("analyst", PASSWORD)
+    browser.goto("posture:finding-list")
+    with page.expect_response(lambda response: "q=vol" in response.url):
+        page.fill("#id_q", "vol")
+    first_box = page.locator('#finding-table input[name="finding"]').first
+    first_box.check()
+    # Give a second request (which the change of the search box used to send) time to land.
+    page.wait_for_timeout(1500)
+    expect(first_box).to_be_checked()
+    expect(page.locator("[data-selection-count]")).to_have_text("1 finding selected")

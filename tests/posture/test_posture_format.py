@@ -43,8 +43,8 @@ def shown(change: posture_format.FieldChange) -> str:
     ("field", "old", "new", "expected"),
     [
         ("triage_state", "open", "in_progress", "Triage state: Open → In progress"),
-        ("assignee", "", "analyst", "Assignee: nobody → analyst"),
-        ("assignee", "analyst", "", "Assignee: analyst → nobody"),
+        ("assignee", "", "analyst", "Assignee: unassigned → analyst"),
+        ("assignee", "analyst", "", "Assignee: analyst → unassigned"),
         ("status", "", "FAIL", "Status: — → Fail"),
         ("status", "FAIL", "NOT_APPLICABLE", "Status: Fail → Not applicable"),
         ("exception", "", "4", "Exception: none → exception 4"),

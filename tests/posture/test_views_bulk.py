@@ -595,3 +595,17 @@ def test_confirm_leaves_exception_state(client, findings, analyst, admin_user):
     client.post(BULK_URL, {**triage_data(findings, state="in_progress"), "confirm": "1"}, headers=HTMX)
     findings[0].refresh_from_db()
     assert findings[0].triage_state == Finding.TriageState.FALSE_POSITIVE
+
+
+def test_review_only_excepted_changes_nothing(client, findings, analyst, admin_user):
+    proposal = services.exception_propose(
+        user=analyst,
+        kind="false_positive",
+        reason="The check misreads this volume.",
+        finding_ids=[findings[0].pk],
+    )
+    services.exception_approve(user=admin_user, exception_id=proposal.pk)
+    client.force_login(analyst)
+    response = client.post(BULK_URL, triage_data(findings[:1], state="in_progress"), headers=HTMX)
+    assert "nothing would change, because its state comes from an exception." in text(response)
+    assert ">Confirm</button>" not in response.content.decode()

@@ -401,7 +401,7 @@ def test_timeline_shows_change(client, finding, analyst):
 def test_timeline_labels_assignee(client, finding, analyst):
     services.finding_assign(user=analyst, finding_id=finding.pk, assignee=analyst)
     client.force_login(analyst)
-    assert "Assignee: nobody → analyst" in history(client, finding)
+    assert "Assignee: unassigned → analyst" in history(client, finding)
 
 
 def test_timeline_labels_status(client, finding, analyst):

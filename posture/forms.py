@@ -323,6 +323,21 @@ class BulkExceptionPreview:
         return len(self.ids)
 
 
+def assignee_from_value(value: str):
+    """Return the user whose id is `value` from an assignee select, None for "", or raise ValidationError."""
+    if not value:
+        return None
+    user_model = get_user_model()
+    try:
+        return user_model.objects.get(pk=int(value))
+    except (ValueError, user_model.DoesNotExist):
+        raise ValidationError(
+            "User id %(value)r not found. Choose the assignee from the list.",
+            code="unknown_user",
+            params={"value": value},
+        ) from None
+
+
 class BulkTriageForm(forms.Form):
     """A bulk action on the findings selected in the table: triage them, or propose an exception.
 
@@ -372,18 +387,7 @@ class BulkTriageForm(forms.Form):
         return [field for field in self if field.name != "confirm"]
 
     def clean_assignee(self):
-        value = self.cleaned_data["assignee"].strip()
-        if not value:
-            return None
-        user_model = get_user_model()
-        try:
-            return user_model.objects.get(pk=int(value))
-        except (ValueError, user_model.DoesNotExist):
-            raise ValidationError(
-                "User id %(value)r not found. Choose the assignee from the list.",
-                code="unknown_user",
-                params={"value": value},
-            ) from None
+        return assignee_from_value(self.cleaned_data["assignee"].strip())
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

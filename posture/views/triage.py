@@ -24,6 +24,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from accounts.roles import ADMIN, ANALYST, can_triage, is_admin
+from posture.forms import assignee_from_value
 from posture.models import Finding
 from triage import selectors, services
 from triage.models import FindingException
@@ -126,24 +127,11 @@ def finding_assign(request: HttpRequest, pk: int) -> HttpResponse:
     value = request.POST.get("assignee", "").strip()
 
     def action() -> str:
-        assignee = _user_from_form(value)
+        assignee = assignee_from_value(value)
         services.finding_assign(user=request.user, finding_id=pk, assignee=assignee)
         return f"Assigned to {assignee.get_username()}." if assignee else "Unassigned."
 
     return _apply(request, pk, action)
-
-
-def _user_from_form(value: str):
-    """Return the user with the id `value`, None for an empty value, or raise a ValidationError."""
-    if not value:
-        return None
-    user_model = get_user_model()
-    try:
-        return user_model.objects.get(pk=int(value))
-    except (ValueError, user_model.DoesNotExist):
-        raise ValidationError(
-            "User id %(value)r not found. Choose the assignee from the list.", params={"value": value}
-        ) from None
 
 
 @login_required

@@ -15,11 +15,11 @@ covers the middleware, the view, its queries and the template, but no socket. Th
 run in a separate process started by a small launcher, so its peak RSS is its own.
 
 Last, on the database with history, an analyst's bulk triage goes through the findings page's bulk
-endpoint as the browser sends it: "select all matching" for the filter with the fewest matching
-findings of at least 10,000, first the review POST that only counts, then the confirmed POST that
+endpoint as the browser sends it. The selection is "select all matching" for the filter with the
+fewest matching findings of at least 10,000. The review POST only counts, then the confirmed POST
 changes their state and comments on each. The target, 2 s per 10,000 findings, scales with the
-count. --no-triage skips it. The cost of
-exception rules during a scan is measured by bench/triage_bench.py --scan.
+count. --no-triage skips it. The cost of exception rules during a scan is measured by
+bench/triage_bench.py --scan.
 """
 
 from __future__ import annotations

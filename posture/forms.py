@@ -342,7 +342,7 @@ class BulkTriageForm(forms.Form):
     """A bulk action on the findings selected in the table: triage them, or propose an exception.
 
     The selection is the ticked ids (`finding`), or with `all_matching` every finding that the
-    `filters` query string matches, evaluated here on the server. A valid form holds the preview
+    `filters` query string matches, evaluated here on the server. A valid form puts the preview
     in cleaned_data["preview"]: a triage.selectors.BulkTriagePreview or a BulkExceptionPreview.
     Posting it again with `confirm` applies it.
     """

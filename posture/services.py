@@ -303,9 +303,9 @@ def findings_sync(*, scan: Scan, account: Account, results: list[Result]) -> Syn
         finding.tags = tags_from_evidence(result.evidence)
         to_update.append(finding)
 
-    # Exceptions count as they stood at the time the scan stands for, as the score snapshots do:
-    # one that expires while the scan runs is caught by the expiry task and by the score read
-    # path, and back-dated scans (the demo) see the exceptions of their own day.
+    # Exceptions count as they were at the scan's scanned_at, as in the score snapshots, so
+    # back-dated scans (the demo) see the exceptions of their own day. One that expires while the
+    # scan runs is caught by the expiry task and by the score read path.
     now = scan.scanned_at
     index = ExceptionIndex.load(now=now, listed_filter={"finding__account": account})
     events.extend(

@@ -1,8 +1,8 @@
 """Saved views of the findings list: a user's named filters and sort order.
 
 A saved view is personal. Only its owner lists, opens or deletes it, and every role that reads
-findings (viewer, analyst, admin) may save views, because a saved view changes nothing that
-another user sees. Another user's view is Http404, and a user without a dashboard role gets
+findings (viewer, analyst, admin) may save views, because a saved view changes nothing on
+another user's pages. Another user's view is Http404, and a user without a dashboard role gets
 PermissionDenied when saving or deleting.
 
 The query string is stored normalised (`query_clean`), so the findings page finds the saved view

@@ -146,11 +146,11 @@ def findings_visible_rows(
 
 @dataclass(frozen=True)
 class BulkTriagePreview:
-    """What a bulk triage changes: the checked arguments, the current values and the ids that change."""
+    """The plan of a bulk triage: the checked arguments, the current values and the ids that change."""
 
     ids: list[int]
     state: str | None
-    # The new assignee, or None; `change_assignee` tells unassigning apart from keeping.
+    # The new assignee, or None. With None, `change_assignee` separates unassigning from keeping.
     assignee: Any
     change_assignee: bool
     comment: str
@@ -190,10 +190,11 @@ def findings_bulk_preview(
 ) -> BulkTriagePreview:
     """Check a bulk triage's arguments and return which findings it changes, writing nothing.
 
-    Raises PermissionDenied for a user who may not triage, and a ValidationError for an empty or
-    too large selection, an id the user may not see, a state set only by exceptions, an assignee
-    who may not triage, assigning and unassigning at once, or nothing to do. `lock` takes row
-    locks (SELECT ... FOR UPDATE), for the service that writes the plan in the same transaction.
+    Raises PermissionDenied for a user who may not triage. Raises a ValidationError for an empty
+    or too large selection, an id the user may not see, a state set only by exceptions, an
+    assignee who may not triage, assigning and unassigning at once, or nothing to do. `lock`
+    takes row locks (SELECT ... FOR UPDATE), for the service that writes the plan in the same
+    transaction.
     """
     if not can_triage(user):
         raise PermissionDenied("Triage needs the analyst or admin role. Ask an admin to grant it.")

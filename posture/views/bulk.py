@@ -125,11 +125,9 @@ def _triage_sentence(preview: BulkTriagePreview) -> str:
         verb = "has" if preview.unchanged == 1 else "have"
         sentence += f"; {preview.unchanged:,} already {verb} {have}"
     if preview.kept_ids:
-        kept = len(preview.kept_ids)
-        sentence += (
-            f"; {kept:,} keep{'s' if kept == 1 else ''} the state {'its' if kept == 1 else 'their'} "
-            "exception sets"
-        )
+        excepted = len(preview.kept_ids)
+        keeps = "keeps the state its" if excepted == 1 else "keep the state their"
+        sentence += f"; {excepted:,} {keeps} exception sets"
     if preview.comment:
         every = "the finding gets" if preview.selected == 1 else f"all {preview.selected:,} get"
         sentence += ("; " if parts else "") + f"{every} the comment"
@@ -139,17 +137,17 @@ def _triage_sentence(preview: BulkTriagePreview) -> str:
 def _no_change_sentence(preview: BulkTriagePreview) -> str:
     """Return the review's sentence for a triage without a comment that changes no finding."""
     if preview.kept_ids:
-        kept = len(preview.kept_ids)
-        rest = preview.selected - kept
+        excepted = len(preview.kept_ids)
+        rest = preview.selected - excepted
         if rest == 0:
-            whose = "its state comes" if kept == 1 else "their states come"
-            cause = f"{whose} from an exception"
+            states_come = "its state comes" if excepted == 1 else "their states come"
+            cause = f"{states_come} from an exception"
         else:
-            has = "has" if kept == 1 else "have"
+            has = "has" if excepted == 1 else "have"
             rest_has = "has" if rest == 1 else "have"
             cause = (
-                f"{kept:,} {has} the state an exception sets and the other {rest:,} already {rest_has} "
-                "these values"
+                f"{excepted:,} {has} the state an exception sets and the other {rest:,} already "
+                f"{rest_has} these values"
             )
         return (
             f"nothing would change, because {cause}. A state set by an exception changes only when the "

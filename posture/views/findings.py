@@ -148,7 +148,7 @@ def _thresholds_used(finding: Finding, definition: CheckDefinition | None) -> li
             {
                 "name": name,
                 "value": _threshold_text(value),
-                # "yes" and "no" say it all; a unit after them only repeats the type.
+                # A unit after "yes" or "no" only repeats the type, so booleans get none.
                 "unit": "" if isinstance(value, bool) else unit,
                 "description": threshold.description if threshold else "",
             }

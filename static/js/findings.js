@@ -44,8 +44,8 @@
     }
   }
 
-  // A confirmation describes the selection and the panel as they were when it was requested, so
-  // any change to them removes it; its Confirm button would post the old values.
+  // A confirmation describes the selection and the panel as they were at the review. Any change
+  // to them removes it, because its Confirm button would post the old values.
   function clearConfirmation() {
     const confirmation = document.getElementById(CONFIRMATION_ID);
     if (confirmation) {
@@ -148,9 +148,9 @@
     }
   }
 
-  // Typing in the search box already requests the table (its `input` trigger). The `change` that
-  // follows when the box loses focus would request it again and replace the table, dropping rows
-  // ticked in between, so it is stopped here, in the capture phase, before it reaches the form.
+  // Typing in the search box already requests the table (its `input` trigger). The `change` event
+  // that follows when the box loses focus would request it again and drop rows ticked meanwhile.
+  // So that event is stopped here, in the capture phase, before it reaches the filter form.
   function ignoreSearchChange(event) {
     if (event.target.id === SEARCH_INPUT_ID) {
       event.stopPropagation();

@@ -570,27 +570,26 @@ def test_panel_offers_manual_states_only(client, findings, analyst):
     assert 'value="risk_accepted"' not in panel.split('name="kind"')[0]
 
 
-def test_review_keeps_state_set_by_exception(client, findings, analyst, admin_user):
+def false_positive_approved(finding: Finding, analyst, admin) -> None:
+    """Cover `finding` with an approved false positive, so an exception sets its triage state."""
     proposal = services.exception_propose(
         user=analyst,
         kind="false_positive",
-        reason="The check misreads these volumes.",
-        finding_ids=[findings[0].pk],
+        reason="The check misreads this volume.",
+        finding_ids=[finding.pk],
     )
-    services.exception_approve(user=admin_user, exception_id=proposal.pk)
+    services.exception_approve(user=admin, exception_id=proposal.pk)
+
+
+def test_review_keeps_state_set_by_exception(client, findings, analyst, admin_user):
+    false_positive_approved(findings[0], analyst, admin_user)
     client.force_login(analyst)
     response = client.post(BULK_URL, triage_data(findings, state="in_progress"), headers=HTMX)
     assert "4 change state to In progress; 1 keeps the state its exception sets" in text(response)
 
 
 def test_confirm_leaves_exception_state(client, findings, analyst, admin_user):
-    proposal = services.exception_propose(
-        user=analyst,
-        kind="false_positive",
-        reason="The check misreads these volumes.",
-        finding_ids=[findings[0].pk],
-    )
-    services.exception_approve(user=admin_user, exception_id=proposal.pk)
+    false_positive_approved(findings[0], analyst, admin_user)
     client.force_login(analyst)
     client.post(BULK_URL, {**triage_data(findings, state="in_progress"), "confirm": "1"}, headers=HTMX)
     findings[0].refresh_from_db()
@@ -598,13 +597,7 @@ def test_confirm_leaves_exception_state(client, findings, analyst, admin_user):
 
 
 def test_review_only_excepted_changes_nothing(client, findings, analyst, admin_user):
-    proposal = services.exception_propose(
-        user=analyst,
-        kind="false_positive",
-        reason="The check misreads this volume.",
-        finding_ids=[findings[0].pk],
-    )
-    services.exception_approve(user=admin_user, exception_id=proposal.pk)
+    false_positive_approved(findings[0], analyst, admin_user)
     client.force_login(analyst)
     response = client.post(BULK_URL, triage_data(findings[:1], state="in_progress"), headers=HTMX)
     assert "nothing would change, because its state comes from an exception." in text(response)

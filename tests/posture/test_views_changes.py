@@ -27,9 +27,9 @@ pytestmark = pytest.mark.django_db
 URL = reverse("posture:scan-changes")
 HTMX = {"HX-Request": "true"}
 TRAIL = "fake_monitoring_trail"
-# The page needs 11 queries with the test client: the session, the user and its roles (3), the
-# environments, the two scans of the URL, the changes and their findings, the latest scan, and the
-# scans and accounts of the selects. A query per scan or per finding would exceed it.
+# The page needs 11 queries with the test client. They are the session, the user and its roles
+# (3), the environments, the two scans of the URL, the changes and their findings, the latest scan,
+# and the scans and accounts of the selects. A query per scan or per finding would exceed it.
 MAX_QUERIES = 11
 
 
